@@ -1,0 +1,363 @@
+"""
+The SSDP advertiser: a node answers M-SEARCH and announces itself by NOTIFY.
+
+L{SSDPAdvertiser} is the datagram protocol (it only moves bytes and time: the
+messages come from L{ssdp_upnp.message}, the matching from
+L{ssdp_upnp.search_target}); L{AdvertiserService} opens the multicast port on
+1900 (shared with other SSDP stacks), joins the group on each interface,
+serves the device description over HTTP on each interface, and sends byebye
+when stopped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from email.utils import formatdate
+from typing import Any, cast
+
+from twisted.application.service import Service
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IListeningPort,
+    IMulticastTransport,
+    IReactorMulticast,
+    IReactorTCP,
+    IReactorTime,
+)
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from twisted.web.static import Data
+
+from .description import (
+    DESCRIPTION_PATH,
+    SCPD_PATH,
+    build_device_description,
+    build_scpd,
+    config_id,
+)
+from .droplog import DropLog
+from .errors import ConfigurationError, MessageError
+from .interfaces import Interface, interface_for
+from .message import (
+    DEFAULT_MAX_AGE,
+    NTS,
+    SSDP_PORT,
+    Notify,
+    SearchRequest,
+    SearchResponse,
+    decode,
+    encode,
+)
+from .multicast import close_multicast, join_group, send_to_group
+from .node import NodeInfo
+from .ratelimit import RateLimiter
+from .search_target import Answer, match_search_target
+
+#: Longest wait before answering a multicast M-SEARCH, whatever MX says.
+MAX_MX = 5
+SERVER = "Linux/1 UPnP/1.1 ssdp_upnp/0.1"
+
+
+class SSDPAdvertiser(DatagramProtocol):
+    """
+    Answers M-SEARCH and sends NOTIFY for one node.
+
+    @ivar locations: LOCATION URL by interface address; an interface without
+        one is not answered on (its HTTP server is not up).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        node: NodeInfo,
+        boot_id: int,
+        interfaces: Sequence[Interface],
+        clock: IReactorTime,
+        rng: random.Random | None = None,
+        max_age: int = DEFAULT_MAX_AGE,
+        server: str = SERVER,
+        replies_per_second: float = 20.0,
+        reply_burst: float = 40.0,
+        max_pending: int = 2048,
+        alive_repeats: int = 3,
+        alive_spacing: float = 0.3,
+        ssdp_port: int = SSDP_PORT,
+    ) -> None:
+        if max_age < 1:
+            raise ConfigurationError(f"max-age {max_age} must be at least 1 second")
+        self.node = node
+        self.boot_id = boot_id
+        self.config_id = config_id(node)
+        self.interfaces = list(interfaces)
+        self.clock = clock
+        self.rng = rng or random.SystemRandom()
+        self.max_age = max_age
+        self.server = server
+        self.limiter = RateLimiter(replies_per_second, reply_burst, max_keys=4096)
+        self.max_pending = max_pending
+        self.alive_repeats = alive_repeats
+        self.alive_spacing = alive_spacing
+        self.ssdp_port = ssdp_port
+        self.locations: dict[str, str] = {}
+        self.drops = DropLog(self.log, clock)
+        self.replies_sent = 0
+        self._pending: set[IDelayedCall] = set()
+        self._announcing: set[IDelayedCall] = set()
+        self.multicast: IMulticastTransport | None = None
+
+    # -- receiving
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        host, port = addr[0], addr[1]
+        interface = interface_for(self.interfaces, host)
+        if interface is None:
+            self.drops.drop("off-link sender", host, port)
+            return
+        try:
+            message = decode(datagram)
+        except MessageError as e:
+            self.drops.drop("malformed", host, port, detail=str(e))
+            return
+        if isinstance(message, SearchRequest):
+            self._search_received(message, interface, host, port)
+
+    def _search_received(
+        self, search: SearchRequest, interface: Interface, host: str, port: int
+    ) -> None:
+        if search.is_multicast:
+            if search.mx is None:
+                self.drops.drop("multicast M-SEARCH without MX", host, port)
+                return
+            if search.mx < 1:
+                self.drops.drop("MX below 1", host, port)
+                return
+            window = float(min(search.mx, MAX_MX))
+        else:
+            window = 0.0
+        location = self.locations.get(interface.ip)
+        if location is None:
+            return
+        answers = match_search_target(search.st, self.node.notification_types())
+        now = self.clock.seconds()
+        for answer in answers:
+            if len(self._pending) >= self.max_pending:
+                self.drops.drop("too many replies pending", host, port)
+                return
+            if not self.limiter.allow(host, now):
+                self.drops.drop("reply rate limit", host, port)
+                return
+            delay = self.rng.uniform(0.0, window)
+            self._schedule(self._pending, delay, self._reply, answer, location, host, port)
+
+    def _schedule(self, into: set[IDelayedCall], delay: float, f: Any, *args: Any) -> None:
+        def run() -> None:
+            into.discard(call)
+            f(*args)
+
+        call = self.clock.callLater(delay, run)
+        into.add(call)
+
+    def response_for(self, answer: Answer, location: str) -> SearchResponse:
+        """The response to send for one matched answer."""
+        return SearchResponse(
+            st=answer.st,
+            usn=self.node.usn(answer.nt),
+            location=location,
+            max_age=self.max_age,
+            server=self.server,
+            boot_id=self.boot_id,
+            config_id=self.config_id,
+            date=formatdate(self.clock.seconds(), usegmt=True),
+            extra=self.node.headers(),
+        )
+
+    def _reply(self, answer: Answer, location: str, host: str, port: int) -> None:
+        if self.transport is None:
+            return
+        try:
+            self.transport.write(encode(self.response_for(answer, location)), (host, port))
+        except (OSError, MessageError) as e:
+            self.log.warn("cannot answer {host}:{port}: {error}", host=host, port=port, error=e)
+            return
+        self.replies_sent += 1
+
+    # -- announcing
+
+    def notify_for(self, nts: NTS, nt: str, location: str | None) -> Notify:
+        return Notify(
+            nts=nts,
+            nt=nt,
+            usn=self.node.usn(nt),
+            location=location if nts is NTS.ALIVE else None,
+            max_age=self.max_age if nts is NTS.ALIVE else None,
+            server=self.server if nts is NTS.ALIVE else None,
+            boot_id=self.boot_id,
+            config_id=self.config_id,
+            extra=self.node.headers(),
+        )
+
+    def _send_set(self, nts: NTS) -> None:
+        """Send one set of NOTIFY (one per NT) on every interface that has a LOCATION."""
+        transport = self.multicast
+        if transport is None:
+            return
+        for interface in self.interfaces:
+            location = self.locations.get(interface.ip)
+            if location is None:
+                continue
+            datagrams = [
+                encode(self.notify_for(nts, nt, location)) for nt in self.node.notification_types()
+            ]
+            send_to_group(transport, interface, datagrams, self.ssdp_port)
+
+    def start_announcing(self) -> None:
+        """Announce after 0-100 ms, repeat the set, and re-announce under max-age/2."""
+        start = self.rng.uniform(0.0, 0.1)
+        for i in range(self.alive_repeats):
+            self._schedule(
+                self._announcing, start + i * self.alive_spacing, self._send_set, NTS.ALIVE
+            )
+        again = self.rng.uniform(self.max_age / 4.0, self.max_age / 2.0)
+        self._schedule(self._announcing, again, self.start_announcing)
+
+    def stop(self) -> None:
+        """Cancel every pending reply and announcement, then send byebye twice."""
+        for call in self._pending | self._announcing:
+            if call.active():
+                call.cancel()
+        self._pending.clear()
+        self._announcing.clear()
+        for _ in range(2):
+            self._send_set(NTS.BYEBYE)
+
+
+class DescriptionSite(Site):
+    """Serves the description and SCPD; anything else is 404, any method but GET/HEAD 405."""
+
+    def __init__(self, node: NodeInfo, server: str = SERVER) -> None:
+        root = Resource()
+        content_type = 'text/xml; charset="utf-8"'
+        root.putChild(
+            DESCRIPTION_PATH.lstrip("/").encode(),
+            Data(build_device_description(node, server), content_type),
+        )
+        root.putChild(SCPD_PATH.lstrip("/").encode(), Data(build_scpd(), content_type))
+        super().__init__(root)
+        self.noisy = False
+        self.displayTracebacks = False
+
+
+class AdvertiserService(Service):
+    """
+    Advertise one node on the given interfaces.
+
+    C{startService} opens the HTTP description server on each interface (port
+    C{http_port}, 0 for any), the multicast port C{ssdp_port} with
+    C{listenMultiple=True}, joins 239.255.255.250 on each interface and starts
+    announcing. L{ready} fires with the interfaces that joined once the joins
+    are done. C{stopService} sends byebye, leaves the groups and returns a
+    Deferred that fires when every port is closed.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        node: NodeInfo,
+        boot_id: int,
+        reactor: Any,
+        interfaces: Sequence[Interface],
+        http_port: int = 0,
+        max_age: int = DEFAULT_MAX_AGE,
+        ttl: int = 2,
+        rng: random.Random | None = None,
+        ssdp_port: int = SSDP_PORT,
+        **protocol_options: Any,
+    ) -> None:
+        if not interfaces:
+            raise ConfigurationError("an advertiser needs at least one interface")
+        if not 1 <= ttl <= 255:
+            raise ConfigurationError(f"TTL {ttl} is not in 1..255")
+        self.node = node
+        self.reactor = reactor
+        self.interfaces = list(interfaces)
+        self.http_port = http_port
+        self.ttl = ttl
+        self.ssdp_port = ssdp_port
+        self.protocol = SSDPAdvertiser(
+            node,
+            boot_id,
+            self.interfaces,
+            reactor,
+            rng=rng,
+            max_age=max_age,
+            ssdp_port=ssdp_port,
+            **protocol_options,
+        )
+        self.ready: Deferred[list[Interface]] = Deferred()
+        self._udp: IMulticastTransport | None = None
+        self._http: dict[str, IListeningPort] = {}
+        self._joined: list[Interface] = []
+
+    @property
+    def locations(self) -> Mapping[str, str]:
+        return self.protocol.locations
+
+    def startService(self) -> None:
+        tcp: IReactorTCP = self.reactor
+        multicast: IReactorMulticast = self.reactor
+        site = DescriptionSite(self.node, self.protocol.server)
+        try:
+            for interface in self.interfaces:
+                port = tcp.listenTCP(self.http_port, cast(Any, site), interface=interface.ip)
+                self._http[interface.ip] = port
+                address = cast(IPv4Address, port.getHost())
+                self.protocol.locations[interface.ip] = (
+                    f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}"
+                )
+            self._udp = multicast.listenMulticast(
+                self.ssdp_port, self.protocol, listenMultiple=True
+            )
+        except Exception:
+            self._close_http()
+            raise
+        super().startService()
+        transport = self._udp
+        self.protocol.multicast = transport
+        transport.setTTL(self.ttl)
+        joins = [join_group(transport, i, self._joined) for i in self.interfaces]
+        DeferredList(joins).addCallback(lambda _: self.ready.callback(list(self._joined)))
+        self.protocol.start_announcing()
+        self.log.info(
+            "advertising {product} node {uuid} (network {network}, port {port}, boot id"
+            " {boot_id}) at {locations}",
+            product=self.node.product,
+            uuid=self.node.uuid,
+            network=self.node.network,
+            port=self.node.port,
+            boot_id=self.protocol.boot_id,
+            locations=sorted(self.protocol.locations.values()),
+        )
+
+    def _close_http(self) -> list[Deferred[Any]]:
+        closing = [maybeDeferred(port.stopListening) for port in self._http.values()]
+        self._http.clear()
+        return closing
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self.protocol.stop()
+        closing: list[Deferred[Any]] = []
+        udp, self._udp = self._udp, None
+        if udp is not None:
+            closing.append(close_multicast(udp, self._joined))
+        self.protocol.multicast = None
+        closing.extend(self._close_http())
+        self.protocol.locations.clear()
+        return gatherResults(closing).addCallback(lambda _: None)

@@ -1,0 +1,155 @@
+"""
+The UPnP device description a node serves at its LOCATION, built and read.
+
+Pure code. L{build_device_description} renders the description of a
+L{NodeInfo}; L{build_scpd} the (action-less) service description that goes
+with it; L{read_node_description} reads one back through the hardened parser,
+as a peer or a test does.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .errors import SSDPUPnPError
+from .message import MAX_CONFIG_ID
+from .node import DOMAIN, NodeInfo
+from .xmlsafe import child_text, local_name, parse_xml
+
+DEVICE_NS = "urn:schemas-upnp-org:device-1-0"
+SERVICE_NS = "urn:schemas-upnp-org:service-1-0"
+NODE_NS = f"urn:{DOMAIN}:node-1-0"
+
+DESCRIPTION_PATH = "/description.xml"
+SCPD_PATH = "/scpd.xml"
+CONTROL_PATH = "/control"
+
+
+class InvalidDescription(SSDPUPnPError):
+    """A device description lacks what a node's description must hold."""
+
+
+def config_id(node: NodeInfo) -> int:
+    """CONFIGID.UPNP.ORG: changes whenever what the description says changes."""
+    text = "\0".join([node.uuid, node.product, node.network, str(node.port), node.node_id or ""])
+    return zlib.crc32(text.encode("utf-8")) & MAX_CONFIG_ID
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, tag)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _spec_version(parent: etree._Element, ns: str) -> None:
+    spec = _sub(parent, f"{{{ns}}}specVersion")
+    _sub(spec, f"{{{ns}}}major", "1")
+    _sub(spec, f"{{{ns}}}minor", "1")
+
+
+def build_device_description(node: NodeInfo, server: str = "ssdp_upnp") -> bytes:
+    """
+    The device description document of C{node}: a root device of the
+    product's device type, one service of the product's service type, and a
+    vendor element (namespace L{NODE_NS}) naming product, network, port and
+    node id.
+    """
+    d = f"{{{DEVICE_NS}}}"
+    root = etree.Element(f"{d}root", nsmap={None: DEVICE_NS})  # type: ignore[dict-item]
+    root.set("configId", str(config_id(node)))
+    _spec_version(root, DEVICE_NS)
+    device = _sub(root, f"{d}device")
+    _sub(device, f"{d}deviceType", node.device_type)
+    _sub(device, f"{d}friendlyName", f"{node.product} node ({node.network})")
+    _sub(device, f"{d}manufacturer", "ssdp_upnp")
+    _sub(device, f"{d}modelName", server)
+    _sub(device, f"{d}UDN", node.udn)
+    services = _sub(device, f"{d}serviceList")
+    service = _sub(services, f"{d}service")
+    _sub(service, f"{d}serviceType", node.service_type)
+    _sub(service, f"{d}serviceId", f"urn:{DOMAIN}:serviceId:{node.product}")
+    _sub(service, f"{d}SCPDURL", SCPD_PATH)
+    _sub(service, f"{d}controlURL", CONTROL_PATH)
+    # no evented state variables: eventSubURL is empty (UDA 1.1 §2.3), SUBSCRIBE is refused
+    _sub(service, f"{d}eventSubURL", "")
+    n = f"{{{NODE_NS}}}"
+    info = etree.SubElement(device, f"{n}node", nsmap={"n": NODE_NS})
+    _sub(info, f"{n}product", node.product)
+    _sub(info, f"{n}network", node.network)
+    _sub(info, f"{n}port", str(node.port))
+    if node.node_id is not None:
+        _sub(info, f"{n}nodeId", node.node_id)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def build_scpd() -> bytes:
+    """The service description: no actions, one state variable (the service port)."""
+    s = f"{{{SERVICE_NS}}}"
+    root = etree.Element(f"{s}scpd", nsmap={None: SERVICE_NS})  # type: ignore[dict-item]
+    _spec_version(root, SERVICE_NS)
+    _sub(root, f"{s}actionList")
+    table = _sub(root, f"{s}serviceStateTable")
+    variable = _sub(table, f"{s}stateVariable")
+    variable.set("sendEvents", "no")
+    _sub(variable, f"{s}name", "ServicePort")
+    _sub(variable, f"{s}dataType", "ui2")
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class NodeDescription:
+    """What a node's description document says."""
+
+    device_type: str
+    udn: str
+    service_types: tuple[str, ...]
+    product: str
+    network: str
+    port: int
+    node_id: str | None
+
+
+def read_node_description(data: bytes) -> NodeDescription:
+    """
+    Read a node's description document.
+
+    @raise ssdp_upnp.xmlsafe.UnsafeXML: not well-formed, too large, or with a DOCTYPE.
+    @raise InvalidDescription: well-formed but not a node's description.
+    """
+    root = parse_xml(data)
+    if local_name(root) != "root":
+        raise InvalidDescription(f"root element is {local_name(root)!r}")
+    device = next((c for c in root if local_name(c) == "device"), None)
+    if device is None:
+        raise InvalidDescription("no device element")
+    device_type = child_text(device, "deviceType")
+    udn = child_text(device, "UDN")
+    if not device_type or not udn:
+        raise InvalidDescription("device without deviceType or UDN")
+    service_types = []
+    services = next((c for c in device if local_name(c) == "serviceList"), None)
+    for service in services if services is not None else ():
+        service_type = child_text(service, "serviceType")
+        if service_type:
+            service_types.append(service_type)
+    info = device.find(f"{{{NODE_NS}}}node")
+    if info is None:
+        raise InvalidDescription("no node element")
+    product = child_text(info, "product")
+    network = child_text(info, "network")
+    port = child_text(info, "port")
+    if not product or not network or not port or not port.isdigit():
+        raise InvalidDescription("node element without product, network or port")
+    return NodeDescription(
+        device_type=device_type,
+        udn=udn,
+        service_types=tuple(service_types),
+        product=product,
+        network=network,
+        port=int(port),
+        node_id=child_text(info, "nodeId"),
+    )

@@ -1,0 +1,373 @@
+"""
+SSDP discovery: find the nodes of one product and network on the LAN.
+
+L{SSDPReceiver} is the datagram protocol shared by the search sockets and the
+NOTIFY listener: it decodes, checks the sender is on a LAN subnet, and hands
+messages on. L{DiscoveryService} searches from an ephemeral port on each
+interface (each M-SEARCH sent several times, then again every
+C{search_interval}), listens to NOTIFY on 1900, and keeps a
+L{ssdp_upnp.peers.PeerTable}; observers hear of peers added and removed.
+L{discover} is the one-shot form.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, gatherResults, race
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IMulticastTransport,
+    IReactorMulticast,
+    IReactorTime,
+)
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+from .droplog import DropLog
+from .errors import ConfigurationError, MessageError
+from .interfaces import Interface, interface_for
+from .message import SSDP_PORT, Message, SearchRequest, decode, encode
+from .multicast import close_multicast, join_group, send_to_group
+from .node import check_network, check_product, device_type
+from .peers import Departure, Peer, PeerAdded, PeerEvent, PeerRemoved, PeerTable, RemovalReason
+from .peers import read_message as read_peer_message
+
+MessageHandler = Callable[[Message, str, int, Interface], None]
+
+
+class SSDPReceiver(DatagramProtocol):
+    """Decode datagrams from on-link senders and pass them to C{handler}; drop the rest."""
+
+    log = Logger()
+
+    def __init__(
+        self, interfaces: Sequence[Interface], clock: IReactorTime, handler: MessageHandler
+    ) -> None:
+        self.interfaces = interfaces
+        self.handler = handler
+        self.drops = DropLog(self.log, clock)
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        host, port = addr[0], addr[1]
+        interface = interface_for(self.interfaces, host)
+        if interface is None:
+            self.drops.drop("off-link sender", host, port)
+            return
+        try:
+            message = decode(datagram)
+        except MessageError as e:
+            self.drops.drop("malformed", host, port, detail=str(e))
+            return
+        try:
+            self.handler(message, host, port, interface)
+        except Exception:
+            self.log.failure("handling a message from {host}:{port}", host=host, port=port)
+
+
+class PeerObserver(Protocol):
+    """Told of every peer that appears or goes."""
+
+    def peer_added(self, peer: Peer) -> None: ...
+
+    def peer_removed(self, peer: Peer, reason: RemovalReason) -> None: ...
+
+
+class DiscoveryService(Service):
+    """
+    Keep the table of live peers of C{product} on C{network}.
+
+    @param exclude: uuids never reported (the node's own advertiser).
+    @param search_interval: seconds between search rounds after the first;
+        None searches once.
+    @param listen_notify: also listen to NOTIFY on C{ssdp_port} (shared with
+        other stacks by C{listenMultiple}).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        product: str,
+        network: str,
+        reactor: Any,
+        interfaces: Sequence[Interface],
+        *,
+        exclude: Iterable[str] = (),
+        mx: int = 2,
+        search_interval: float | None = 60.0,
+        search_repeats: int = 3,
+        repeat_spacing: float = 0.5,
+        listen_notify: bool = True,
+        ttl: int = 2,
+        rng: random.Random | None = None,
+        ssdp_port: int = SSDP_PORT,
+        max_peers: int = 1024,
+    ) -> None:
+        if not interfaces:
+            raise ConfigurationError("discovery needs at least one interface")
+        if not 1 <= mx <= 5:
+            raise ConfigurationError(f"MX {mx} is not in 1..5")
+        if search_interval is not None and search_interval < 1:
+            raise ConfigurationError("the search interval must be at least 1 second")
+        if not 1 <= ttl <= 255:
+            raise ConfigurationError(f"TTL {ttl} is not in 1..255")
+        self.product = check_product(product)
+        self.network = check_network(network)
+        self.reactor = reactor
+        self.clock: IReactorTime = reactor
+        self.interfaces = list(interfaces)
+        self.search_target = device_type(product)
+        self.mx = mx
+        self.search_interval = search_interval
+        self.search_repeats = search_repeats
+        self.repeat_spacing = repeat_spacing
+        self.listen_notify = listen_notify
+        self.ttl = ttl
+        self.rng = rng or random.SystemRandom()
+        self.ssdp_port = ssdp_port
+        self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
+        self.receiver = SSDPReceiver(self.interfaces, self.clock, self._message)
+        self._observers: list[PeerObserver] = []
+        self._search_ports: list[tuple[Interface, IMulticastTransport]] = []
+        self._notify_port: IMulticastTransport | None = None
+        self._joined: list[Interface] = []
+        self._timers: set[IDelayedCall] = set()
+        self._expiry: IDelayedCall | None = None
+        self._waiters: list[tuple[Callable[[Peer], bool], Deferred[Peer]]] = []
+        self.message_handlers: list[MessageHandler] = []
+
+    # -- public API
+
+    def peers(self) -> list[Peer]:
+        """The live peers now."""
+        return self.table.peers()
+
+    def observe(self, observer: PeerObserver) -> Callable[[], None]:
+        """Tell C{observer} of peers from now on; returns a function that stops it."""
+        self._observers.append(observer)
+
+        def stop() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return stop
+
+    def wait_for_peer(self, predicate: Callable[[Peer], bool] = lambda p: True) -> Deferred[Peer]:
+        """
+        A Deferred that fires with the first live peer, present or future, for
+        which C{predicate} is true. Cancel it (or use C{addTimeout}) to stop waiting.
+        """
+        for peer in self.table.peers():
+            if predicate(peer):
+                d: Deferred[Peer] = Deferred()
+                d.callback(peer)
+                return d
+
+        def cancel(d: Deferred[Peer]) -> None:
+            self._waiters[:] = [(p, w) for p, w in self._waiters if w is not d]
+
+        waiter: Deferred[Peer] = Deferred(cancel)
+        self._waiters.append((predicate, waiter))
+        return waiter
+
+    def search(self) -> None:
+        """Send one search round now: each M-SEARCH C{search_repeats} times, spaced."""
+        datagram = encode(SearchRequest(st=self.search_target, mx=self.mx))
+        for i in range(self.search_repeats):
+            self._later(i * self.repeat_spacing, self._send_search, datagram)
+
+    # -- service
+
+    def startService(self) -> None:
+        multicast: IReactorMulticast = self.reactor
+        try:
+            for interface in self.interfaces:
+                port = multicast.listenMulticast(0, self.receiver, interface=interface.ip)
+                self._search_ports.append((interface, port))
+                port.setTTL(self.ttl)
+            if self.listen_notify:
+                self._notify_port = multicast.listenMulticast(
+                    self.ssdp_port, self.receiver, listenMultiple=True
+                )
+        except Exception:
+            self._close_ports()
+            raise
+        super().startService()
+        if self._notify_port is not None:
+            for interface in self.interfaces:
+                join_group(self._notify_port, interface, self._joined)
+        self.search()
+        if self.search_interval is not None:
+            self._later(self.search_interval, self._search_again)
+        self.log.info(
+            "searching for {product} nodes of network {network} on {interfaces}",
+            product=self.product,
+            network=self.network,
+            interfaces=[i.ip for i in self.interfaces],
+        )
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        for call in list(self._timers) + ([self._expiry] if self._expiry else []):
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        self._expiry = None
+        closing = self._close_ports()
+        self._dispatch(self.table.clear())
+        return gatherResults(closing).addCallback(lambda _: None)
+
+    # -- internals
+
+    def _close_ports(self) -> list[Deferred[None]]:
+        closing = [close_multicast(port, []) for _, port in self._search_ports]
+        self._search_ports.clear()
+        notify, self._notify_port = self._notify_port, None
+        if notify is not None:
+            closing.append(close_multicast(notify, self._joined))
+        return closing
+
+    def _later(self, delay: float, f: Callable[..., object], *args: Any) -> None:
+        def run() -> None:
+            self._timers.discard(call)
+            f(*args)
+
+        call = self.clock.callLater(delay, run)
+        self._timers.add(call)
+
+    def _search_again(self) -> None:
+        self.search()
+        assert self.search_interval is not None
+        # a little jitter so that nodes started together do not search in step
+        jitter = self.rng.uniform(0.0, min(5.0, self.search_interval / 10.0))
+        self._later(self.search_interval + jitter, self._search_again)
+
+    def _send_search(self, datagram: bytes) -> None:
+        for interface, port in self._search_ports:
+            send_to_group(port, interface, [datagram], self.ssdp_port)
+
+    def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
+        for handler in self.message_handlers:
+            handler(message, host, port, interface)
+        news = read_peer_message(message, host, interface.ip)
+        now = self.clock.seconds()
+        if isinstance(news, Departure):
+            events = self.table.depart(news)
+        elif news is not None:
+            events = self.table.see(news, now)
+        else:
+            return
+        self._dispatch(events)
+        self._schedule_expiry()
+
+    def _schedule_expiry(self) -> None:
+        when = self.table.next_expiry()
+        if self._expiry is not None and self._expiry.active():
+            if when is not None and self._expiry.getTime() == when:
+                return
+            self._expiry.cancel()
+        self._expiry = None
+        if when is not None:
+            delay = max(0.0, when - self.clock.seconds())
+            self._expiry = self.clock.callLater(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        self._dispatch(self.table.expire(self.clock.seconds()))
+        self._schedule_expiry()
+
+    def _dispatch(self, events: list[PeerEvent]) -> None:
+        for event in events:
+            if isinstance(event, PeerAdded):
+                self.log.debug(
+                    "peer {uuid} at {host}:{port}",
+                    uuid=event.peer.uuid,
+                    host=event.peer.host,
+                    port=event.peer.port,
+                )
+                for observer in list(self._observers):
+                    self._call(observer.peer_added, event.peer)
+                self._wake(event.peer)
+            elif isinstance(event, PeerRemoved):
+                for observer in list(self._observers):
+                    self._call(observer.peer_removed, event.peer, event.reason)
+
+    def _call(self, f: Callable[..., object], *args: Any) -> None:
+        try:
+            f(*args)
+        except Exception:
+            self.log.failure("peer observer {observer!r} failed", observer=f)
+
+    def _wake(self, peer: Peer) -> None:
+        ready = [(p, d) for p, d in self._waiters if p(peer)]
+        if not ready:
+            return
+        self._waiters[:] = [(p, d) for p, d in self._waiters if not p(peer)]
+        for _, d in ready:
+            d.callback(peer)
+
+
+class _Collector:
+    def __init__(self, wanted: int | None, done: Deferred[None]) -> None:
+        self.wanted = wanted
+        self.done = done
+        self.seen = 0
+
+    def peer_added(self, peer: Peer) -> None:
+        self.seen += 1
+        if self.wanted is not None and self.seen >= self.wanted and not self.done.called:
+            self.done.callback(None)
+
+    def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
+        pass
+
+
+def discover(
+    reactor: Any,
+    product: str,
+    network: str = "main",
+    *,
+    interfaces: Sequence[Interface],
+    timeout: float = 3.0,
+    wanted: int | None = None,
+    mx: int = 2,
+    exclude: Iterable[str] = (),
+    **options: Any,
+) -> Deferred[list[Peer]]:
+    """
+    Search once for the nodes of C{product} on C{network}.
+
+    @param wanted: stop as soon as this many peers are known (else wait C{timeout}).
+    @return: a Deferred that fires with the peers found, after C{timeout}
+        seconds or as soon as C{wanted} are known; the sockets are closed by then.
+        It fails with L{ConfigurationError} for bad options and with the
+        reactor's error if a socket cannot be opened.
+    """
+    service = DiscoveryService(
+        product,
+        network,
+        reactor,
+        interfaces,
+        exclude=exclude,
+        mx=mx,
+        search_interval=None,
+        listen_notify=False,
+        **options,
+    )
+
+    async def run() -> list[Peer]:
+        done: Deferred[None] = Deferred()
+        service.observe(_Collector(wanted, done))
+        service.startService()
+        try:
+            await race([done, deferLater(reactor, timeout, lambda: None)])
+            return service.peers()
+        finally:
+            await service.stopService()
+
+    return Deferred.fromCoroutine(run())

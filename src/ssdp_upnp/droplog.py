@@ -1,0 +1,47 @@
+"""
+Rate-limited logging of dropped datagrams.
+
+A hostile or broken LAN can send thousands of bad datagrams a second; each is
+dropped, but only a few a minute per reason are logged, and the next logged
+event says how many were suppressed meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from .ratelimit import RateLimiter
+
+
+class DropLog:
+    def __init__(
+        self, log: Logger, clock: IReactorTime, per_minute: float = 6, burst: float = 3
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._limiter = RateLimiter(rate=per_minute / 60.0, burst=burst, max_keys=64)
+        self.suppressed: Counter[str] = Counter()
+        #: every drop, logged or not, by reason (for tests, metrics and benchmarks)
+        self.counts: Counter[str] = Counter()
+
+    def drop(self, reason: str, host: str, port: int, **fields: Any) -> None:
+        """Count a dropped datagram from C{host}:C{port} and log it unless over the limit."""
+        self.counts[reason] += 1
+        if not self._limiter.allow(reason, self._clock.seconds()):
+            self.suppressed[reason] += 1
+            return
+        suppressed = self.suppressed.pop(reason, 0)
+        self._log.info(
+            "dropped datagram from {host}:{port}: {reason} {detail}"
+            " ({suppressed} more like it not logged)",
+            host=host,
+            port=port,
+            reason=reason,
+            detail=fields.pop("detail", ""),
+            suppressed=suppressed,
+            **fields,
+        )

@@ -1,0 +1,97 @@
+"""
+The LAN interfaces SSDP runs on, and which of them a sender belongs to.
+
+Twisted gives no IP_PKTINFO, so the interface a datagram came in on is found
+by matching the sender against each interface's subnet (miniupnpd does the
+same). L{select_interfaces} is pure; L{system_interfaces} reads the machine's
+addresses with ifaddr.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import ifaddr
+
+from .errors import NoInterfaceError
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One IPv4 address of a network interface, with its subnet."""
+
+    name: str
+    address: ipaddress.IPv4Interface
+
+    @property
+    def ip(self) -> str:
+        return str(self.address.ip)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.address.ip.is_loopback
+
+    def has_on_link(self, host: str) -> bool:
+        """True if C{host} is an IPv4 address on this interface's subnet."""
+        try:
+            return ipaddress.IPv4Address(host) in self.address.network
+        except ValueError:
+            return False
+
+    @classmethod
+    def parse(cls, name: str, cidr: str) -> Interface:
+        """C{Interface.parse("eth0", "198.51.100.11/24")}."""
+        return cls(name, ipaddress.IPv4Interface(cidr))
+
+
+def system_interfaces() -> list[Interface]:
+    """Every IPv4 address of every interface of this host (network namespace)."""
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):
+                try:
+                    address = ipaddress.IPv4Interface(f"{ip.ip}/{ip.network_prefix}")
+                except ValueError:
+                    continue
+                found.append(Interface(adapter.nice_name, address))
+    return found
+
+
+def select_interfaces(
+    available: Sequence[Interface], wanted: Iterable[str] = ()
+) -> list[Interface]:
+    """
+    Choose the interfaces to run SSDP on.
+
+    @param wanted: interface names or IPv4 addresses; empty means every
+        non-loopback IPv4 interface, or loopback when there is nothing else
+        (a host with no LAN, a test namespace).
+    @raise NoInterfaceError: a wanted name or address is not on this host, or
+        there is no IPv4 interface at all.
+    """
+    wanted = list(wanted)
+    if not wanted:
+        lan = [i for i in available if not i.is_loopback and not i.address.ip.is_link_local]
+        chosen = lan or [i for i in available if i.is_loopback]
+        if not chosen:
+            raise NoInterfaceError("this host has no IPv4 interface")
+        return chosen
+    chosen = []
+    for want in wanted:
+        matches = [i for i in available if want in (i.name, i.ip)]
+        if not matches:
+            names = ", ".join(f"{i.name} ({i.ip})" for i in available) or "none"
+            raise NoInterfaceError(f"no IPv4 interface {want!r}; this host has: {names}")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def interface_for(interfaces: Iterable[Interface], host: str) -> Interface | None:
+    """The interface whose subnet holds C{host}, or None (an off-link sender)."""
+    for interface in interfaces:
+        if interface.has_on_link(host):
+            return interface
+    return None

@@ -1,0 +1,179 @@
+"""
+What a node advertises: its identity as UPnP types and vendor headers.
+
+Pure code. A node is a UPnP root device whose device type and service type
+carry the product (C{urn:ssdp-upnp-org:device:blockchain:1}) and whose SSDP
+messages carry vendor headers naming the product, the network, the service
+port and an optional node id, so that a peer learns C{host:port} from the SSDP
+message alone.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid as uuidlib
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+from .message import Headers, header
+from .search_target import ROOT_DEVICE
+
+#: The vendor domain of our types (UDA: the domain name with "." replaced by "-").
+DOMAIN = "ssdp-upnp-org"
+#: Vendor headers (UDA 1.1 §1.1.2: NAME.DOMAIN, the domain in its dotted form).
+PRODUCT_HEADER = "PRODUCT.SSDP-UPNP.ORG"
+NETWORK_HEADER = "NETWORK.SSDP-UPNP.ORG"
+PORT_HEADER = "PORT.SSDP-UPNP.ORG"
+NODE_ID_HEADER = "NODEID.SSDP-UPNP.ORG"
+
+_PRODUCT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NODE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def device_type(product: str) -> str:
+    return f"urn:{DOMAIN}:device:{product}:1"
+
+
+def service_type(product: str) -> str:
+    return f"urn:{DOMAIN}:service:{product}:1"
+
+
+def check_product(product: str) -> str:
+    """
+    @return: C{product} if it can be a UPnP type name.
+    @raise ConfigurationError: otherwise.
+    """
+    if not _PRODUCT.match(product):
+        raise ConfigurationError(
+            f"product {product[:80]!r} must be 1-64 letters, digits, '-' or '_'"
+            " and start with a letter or digit"
+        )
+    return product
+
+
+def check_network(network: str) -> str:
+    if not _NETWORK.match(network):
+        raise ConfigurationError(
+            f"network {network[:80]!r} must be 1-64 letters, digits, '.', '-' or '_'"
+        )
+    return network
+
+
+def check_port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(f"port {port} is not in 1..65535")
+    return port
+
+
+def check_node_id(node_id: str) -> str:
+    if not _NODE_ID.match(node_id):
+        raise ConfigurationError("node id must be 1-128 printable ASCII characters, no spaces")
+    return node_id
+
+
+def check_uuid(value: str) -> str:
+    """
+    @return: the uuid in its canonical lower-case form, without C{uuid:}.
+    @raise ConfigurationError: if C{value} is not a uuid.
+    """
+    text = value[5:] if value[:5].lower() == "uuid:" else value
+    try:
+        return str(uuidlib.UUID(text))
+    except ValueError:
+        raise ConfigurationError(f"{value[:80]!r} is not a uuid") from None
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """The identity a node advertises. Construct with L{NodeInfo.create} to validate."""
+
+    uuid: str
+    product: str
+    network: str
+    port: int
+    node_id: str | None = None
+
+    @classmethod
+    def create(
+        cls, uuid: str, product: str, network: str, port: int, node_id: str | None = None
+    ) -> NodeInfo:
+        """
+        @raise ConfigurationError: if any field is unusable.
+        """
+        return cls(
+            uuid=check_uuid(uuid),
+            product=check_product(product),
+            network=check_network(network),
+            port=check_port(port),
+            node_id=None if node_id is None else check_node_id(node_id),
+        )
+
+    @property
+    def udn(self) -> str:
+        return f"uuid:{self.uuid}"
+
+    @property
+    def device_type(self) -> str:
+        return device_type(self.product)
+
+    @property
+    def service_type(self) -> str:
+        return service_type(self.product)
+
+    def notification_types(self) -> tuple[str, ...]:
+        """Every NT the node advertises, root device first (UDA: 3 + 0 + 1 for one service)."""
+        return (ROOT_DEVICE, self.udn, self.device_type, self.service_type)
+
+    def usn(self, nt: str) -> str:
+        """The USN that goes with C{nt}."""
+        if nt == self.udn:
+            return self.udn
+        return f"{self.udn}::{nt}"
+
+    def headers(self) -> Headers:
+        """The vendor headers every message of the node carries."""
+        headers = [
+            (PRODUCT_HEADER, self.product),
+            (NETWORK_HEADER, self.network),
+            (PORT_HEADER, str(self.port)),
+        ]
+        if self.node_id is not None:
+            headers.append((NODE_ID_HEADER, self.node_id))
+        return tuple(headers)
+
+
+@dataclass(frozen=True)
+class Advertised:
+    """What a received message says about the node behind it (see L{read_advertisement})."""
+
+    product: str
+    network: str
+    port: int
+    node_id: str | None
+
+
+def read_advertisement(extra: Headers) -> Advertised | None:
+    """
+    Read our vendor headers from a message's extra headers.
+
+    @return: None if the message is not from an ssdp_upnp node or its headers
+        are not valid (another UPnP device, a router, a malicious peer).
+    """
+    product = header(extra, PRODUCT_HEADER)
+    network = header(extra, NETWORK_HEADER)
+    port = header(extra, PORT_HEADER)
+    node_id = header(extra, NODE_ID_HEADER)
+    if product is None or network is None or port is None:
+        return None
+    if not (port.isascii() and port.isdigit() and len(port) <= 5):
+        return None
+    try:
+        return Advertised(
+            product=check_product(product),
+            network=check_network(network),
+            port=check_port(int(port)),
+            node_id=None if node_id is None else check_node_id(node_id),
+        )
+    except ConfigurationError:
+        return None

@@ -1,0 +1,237 @@
+"""
+Peers and the peer table: who is on the LAN, and until when.
+
+Pure code: the table is fed L{Sighting}s (what one SSDP message said) and the
+time, and answers with the L{PeerAdded} and L{PeerRemoved} events that follow.
+The discovery service moves the bytes and the time; this module decides.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from .errors import MessageError
+from .message import NTS, Message, Notify, SearchResponse, split_usn
+from .node import read_advertisement
+
+
+class RemovalReason(enum.Enum):
+    BYEBYE = "byebye"
+    EXPIRED = "expired"
+    RESTARTED = "restarted"
+    CHANGED = "changed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """
+    A node found on the LAN.
+
+    C{host} is the address its SSDP messages came from and C{port} the service
+    port it advertises, so C{(host, port)} is where to connect. C{expires} is
+    in the reactor's time (C{IReactorTime.seconds()}).
+    """
+
+    uuid: str
+    host: str
+    port: int
+    product: str
+    network: str
+    location: str | None
+    expires: float
+    boot_id: int | None = None
+    node_id: str | None = None
+    server: str | None = None
+    interface: str | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What one alive NOTIFY or search response says about a node."""
+
+    uuid: str
+    host: str
+    port: int
+    product: str
+    network: str
+    location: str | None
+    max_age: int
+    boot_id: int | None = None
+    node_id: str | None = None
+    server: str | None = None
+    interface: str | None = None
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A byebye: the node with this uuid is leaving."""
+
+    uuid: str
+    boot_id: int | None
+
+
+def read_message(message: Message, host: str, interface: str | None) -> Sighting | Departure | None:
+    """
+    What C{message}, received from C{host}, says about an ssdp_upnp node.
+
+    @return: a L{Sighting} for an alive NOTIFY or a response of a node, a
+        L{Departure} for a byebye, None for anything else (other devices,
+        M-SEARCH, messages without our headers).
+    """
+    if isinstance(message, Notify) and message.nts is NTS.BYEBYE:
+        try:
+            uuid, _ = split_usn(message.usn)
+        except MessageError:
+            return None
+        return Departure(uuid, message.boot_id)
+    if isinstance(message, Notify) and message.nts is NTS.ALIVE:
+        max_age = message.max_age
+    elif isinstance(message, SearchResponse):
+        max_age = message.max_age
+    else:
+        return None
+    advertised = read_advertisement(message.extra)
+    if advertised is None or max_age is None:
+        return None
+    try:
+        uuid, _ = split_usn(message.usn)
+    except MessageError:
+        return None
+    return Sighting(
+        uuid=uuid,
+        host=host,
+        port=advertised.port,
+        product=advertised.product,
+        network=advertised.network,
+        location=message.location,
+        max_age=max_age,
+        boot_id=message.boot_id,
+        node_id=advertised.node_id,
+        server=message.server,
+        interface=interface,
+    )
+
+
+@dataclass(frozen=True)
+class PeerAdded:
+    peer: Peer
+
+
+@dataclass(frozen=True)
+class PeerRemoved:
+    peer: Peer
+    reason: RemovalReason
+
+
+PeerEvent = PeerAdded | PeerRemoved
+
+
+class PeerTable:
+    """
+    The live peers of one product and network, keyed by uuid.
+
+    Repeated answers (one per NT, each M-SEARCH sent several times, routers
+    that answer twice) only push the expiry further; a new address, port or
+    node id is a L{RemovalReason.CHANGED}, a new boot id a
+    L{RemovalReason.RESTARTED}: the old peer is removed, the new one added.
+    """
+
+    def __init__(
+        self,
+        product: str,
+        network: str,
+        exclude: Iterable[str] = (),
+        max_peers: int = 1024,
+        max_age_cap: int = 86400,
+    ) -> None:
+        self.product = product
+        self.network = network
+        self.exclude = frozenset(u.lower() for u in exclude)
+        self.max_peers = max_peers
+        self.max_age_cap = max_age_cap
+        self._peers: dict[str, Peer] = {}
+
+    def __len__(self) -> int:
+        return len(self._peers)
+
+    def __contains__(self, uuid: object) -> bool:
+        return uuid in self._peers
+
+    def peers(self) -> list[Peer]:
+        return list(self._peers.values())
+
+    def get(self, uuid: str) -> Peer | None:
+        return self._peers.get(uuid)
+
+    def wanted(self, sighting: Sighting) -> bool:
+        """Whether C{sighting} is of a node this table tracks (product, network, not ourselves)."""
+        return (
+            sighting.product == self.product
+            and sighting.network == self.network
+            and sighting.uuid not in self.exclude
+        )
+
+    def see(self, sighting: Sighting, now: float) -> list[PeerEvent]:
+        """Take a sighting at time C{now}; return what changed (nothing for a refresh)."""
+        if not self.wanted(sighting):
+            return []
+        expires = now + min(sighting.max_age, self.max_age_cap)
+        peer = Peer(
+            uuid=sighting.uuid,
+            host=sighting.host,
+            port=sighting.port,
+            product=sighting.product,
+            network=sighting.network,
+            location=sighting.location,
+            expires=expires,
+            boot_id=sighting.boot_id,
+            node_id=sighting.node_id,
+            server=sighting.server,
+            interface=sighting.interface,
+        )
+        old = self._peers.get(sighting.uuid)
+        if old is None:
+            if len(self._peers) >= self.max_peers:
+                return []
+            self._peers[peer.uuid] = peer
+            return [PeerAdded(peer)]
+        if old.boot_id is not None and peer.boot_id is not None and old.boot_id != peer.boot_id:
+            reason = RemovalReason.RESTARTED
+        elif (old.host, old.port, old.node_id) != (peer.host, peer.port, peer.node_id):
+            reason = RemovalReason.CHANGED
+        else:
+            self._peers[peer.uuid] = replace(old, expires=max(old.expires, expires))
+            return []
+        self._peers[peer.uuid] = peer
+        return [PeerRemoved(old, reason), PeerAdded(peer)]
+
+    def depart(self, departure: Departure) -> list[PeerEvent]:
+        """Take a byebye."""
+        peer = self._peers.pop(departure.uuid, None)
+        if peer is None:
+            return []
+        return [PeerRemoved(peer, RemovalReason.BYEBYE)]
+
+    def expire(self, now: float) -> list[PeerEvent]:
+        """Remove every peer whose advertisement ran out by C{now}."""
+        gone = [p for p in self._peers.values() if p.expires <= now]
+        for peer in gone:
+            del self._peers[peer.uuid]
+        return [PeerRemoved(p, RemovalReason.EXPIRED) for p in gone]
+
+    def next_expiry(self) -> float | None:
+        """The earliest time at which L{expire} will remove something, or None."""
+        return min((p.expires for p in self._peers.values()), default=None)
+
+    def clear(self) -> list[PeerEvent]:
+        """Forget every peer (the discovery service stops)."""
+        gone = list(self._peers.values())
+        self._peers.clear()
+        return [PeerRemoved(p, RemovalReason.STOPPED) for p in gone]

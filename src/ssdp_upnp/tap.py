@@ -1,0 +1,179 @@
+"""
+The C{twistd ssdp} plugin: options and the service tree they build.
+
+C{twistd -n ssdp --product blockchain} runs an L{AdvertiserService} for this
+node and a L{DiscoveryService} for its peers in one C{MultiService}; peers
+found and lost are logged as structured events.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from twisted.application.service import IService, MultiService
+from twisted.logger import Logger
+from twisted.python import usage
+
+from .advertiser import AdvertiserService
+from .discovery import DiscoveryService
+from .errors import ConfigurationError, SSDPUPnPError
+from .interfaces import select_interfaces, system_interfaces
+from .message import DEFAULT_MAX_AGE
+from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
+from .peers import Peer, RemovalReason
+from .state import default_state_path, load_state
+
+
+def _int_in(name: str, low: int, high: int) -> Any:
+    def convert(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise usage.UsageError(f"--{name} must be a whole number, not {value!r}") from None
+        if not low <= number <= high:
+            raise usage.UsageError(f"--{name} must be in {low}..{high}, not {number}")
+        return number
+
+    convert.coerceDoc = f"A whole number in {low}..{high}."  # type: ignore[attr-defined]
+    return convert
+
+
+class Options(usage.Options):
+    synopsis = "--product NAME [options]"
+    longdesc = (
+        "Advertise this node on the LAN by SSDP and discover the peers of the same product"
+        " and network. Every option is checked before anything is opened."
+    )
+
+    optParameters = [
+        ["product", None, None, "Product name in the advertised UPnP types (required)."],
+        ["network", None, "main", "Network id advertised and required of peers."],
+        ["port", None, 8048, "The node's service port, advertised to peers.",
+         _int_in("port", 1, 65535)],
+        ["http-port", None, 0, "Port of the description server (0: any free port).",
+         _int_in("http-port", 0, 65535)],
+        ["max-age", None, DEFAULT_MAX_AGE, "Seconds an advertisement stays valid.",
+         _int_in("max-age", 60, 86400)],
+        ["ttl", None, 2, "Multicast TTL.", _int_in("ttl", 1, 255)],
+        ["search-interval", None, 60, "Seconds between discovery searches.",
+         _int_in("search-interval", 5, 86400)],
+        ["mx", None, 2, "MX of our M-SEARCH (seconds peers may wait).", _int_in("mx", 1, 5)],
+        ["uuid", None, None, "The node's uuid (default: kept in the state file)."],
+        ["node-id", None, None, "An application node id to advertise."],
+        ["state-file", None, None,
+         "Where the uuid and boot id are kept (default: $XDG_STATE_HOME/ssdp-upnp/...)."],
+    ]  # fmt: skip
+    optFlags = [
+        ["no-advertise", None, "Only discover peers."],
+        ["no-discover", None, "Only advertise this node."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["interfaces"] = []
+
+    def opt_interface(self, value: str) -> None:
+        """An interface name or IPv4 address to run on (repeatable; default: all LAN ones)."""
+        self["interfaces"].append(value)
+
+    opt_i = opt_interface
+
+    def postOptions(self) -> None:
+        if self["product"] is None:
+            raise usage.UsageError("--product is required, e.g. --product blockchain")
+        if self["no-advertise"] and self["no-discover"]:
+            raise usage.UsageError("--no-advertise and --no-discover leave nothing to run")
+        try:
+            check_product(self["product"])
+            check_network(self["network"])
+            check_port(self["port"])
+            if self["uuid"] is not None:
+                self["uuid"] = check_uuid(self["uuid"])
+            if self["node-id"] is not None:
+                check_node_id(self["node-id"])
+        except ConfigurationError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+class PeerLog:
+    """Logs peers found and lost."""
+
+    log = Logger()
+
+    def peer_added(self, peer: Peer) -> None:
+        self.log.info(
+            "peer found: {product}/{network} node {uuid} at {host}:{port}",
+            product=peer.product,
+            network=peer.network,
+            uuid=peer.uuid,
+            host=peer.host,
+            port=peer.port,
+            node_id=peer.node_id,
+            event="peer_added",
+        )
+
+    def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
+        self.log.info(
+            "peer lost ({reason}): node {uuid} at {host}:{port}",
+            reason=reason.value,
+            uuid=peer.uuid,
+            host=peer.host,
+            port=peer.port,
+            event="peer_removed",
+        )
+
+
+def makeService(config: Options, reactor: Any = None) -> IService:
+    """
+    Build the service tree for C{config}.
+
+    @raise usage.UsageError: an interface is unknown, or the state file is unusable.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as default_reactor
+
+        reactor = default_reactor
+    try:
+        interfaces = select_interfaces(system_interfaces(), config["interfaces"])
+    except ConfigurationError as e:
+        raise usage.UsageError(str(e)) from None
+    top = MultiService()
+    own: list[str] = []
+    if not config["no-advertise"]:
+        path = (
+            Path(config["state-file"])
+            if config["state-file"]
+            else default_state_path(config["product"], config["network"], config["port"])
+        )
+        try:
+            state = load_state(path, config["uuid"])
+        except SSDPUPnPError as e:
+            raise usage.UsageError(str(e)) from None
+        node = NodeInfo.create(
+            state.uuid, config["product"], config["network"], config["port"], config["node-id"]
+        )
+        own.append(node.uuid)
+        AdvertiserService(
+            node,
+            state.boot_id,
+            reactor,
+            interfaces,
+            http_port=config["http-port"],
+            max_age=config["max-age"],
+            ttl=config["ttl"],
+        ).setServiceParent(top)
+    if not config["no-discover"]:
+        discovery = DiscoveryService(
+            config["product"],
+            config["network"],
+            reactor,
+            interfaces,
+            exclude=own,
+            mx=config["mx"],
+            search_interval=config["search-interval"],
+            ttl=config["ttl"],
+        )
+        discovery.observe(PeerLog())
+        discovery.setServiceParent(top)
+    return top

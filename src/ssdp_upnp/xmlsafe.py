@@ -1,0 +1,72 @@
+"""
+A hardened XML parser for documents that come off the network.
+
+Pure code. Device descriptions, SOAP responses and the embedded documents of
+GetListOfPortMappings come from routers and peers we do not trust: no entity
+expansion, no DTD, no network access, no huge trees, and a document that
+carries a DOCTYPE at all is refused (XXE, billion laughs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from .errors import SSDPUPnPError
+
+#: The largest document we parse; callers cap the bytes they read before that.
+MAX_XML_SIZE = 256 * 1024
+
+
+class UnsafeXML(SSDPUPnPError):
+    """The document is not well-formed, too large, or uses a refused feature (DOCTYPE)."""
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse_xml(data: bytes) -> etree._Element:
+    """
+    Parse C{data} with the hardened parser.
+
+    @return: the root element.
+    @raise UnsafeXML: for a malformed, oversized or DOCTYPE-carrying document.
+    """
+    if len(data) > MAX_XML_SIZE:
+        raise UnsafeXML(f"document of {len(data)} bytes (limit {MAX_XML_SIZE})")
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as e:
+        raise UnsafeXML(f"not well-formed XML: {e}") from None
+    if root is None:
+        raise UnsafeXML("empty document")
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnsafeXML("a DOCTYPE is refused")
+    return root
+
+
+def local_name(element: etree._Element) -> str:
+    """The tag of C{element} without its namespace (routers vary prefixes and namespaces)."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return etree.QName(tag).localname
+
+
+def child_text(element: etree._Element, name: str) -> str | None:
+    """The stripped text of the first child called C{name} (any namespace), or None."""
+    for child in element:
+        if local_name(child) == name:
+            return (child.text or "").strip()
+    return None

@@ -1,0 +1,9 @@
+# Kept tiny: Twisted imports every plugin file when it scans for plugins.
+from twisted.application.service import ServiceMaker
+
+ssdp = ServiceMaker(
+    "ssdp_upnp",
+    "ssdp_upnp.tap",
+    "Advertise this node and discover its peers on the LAN by SSDP.",
+    "ssdp",
+)
