@@ -29,9 +29,10 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
-from twisted.web.resource import Resource
+from twisted.web.iweb import IRequest
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Site
-from twisted.web.static import Data
 
 from .description import (
     DESCRIPTION_PATH,
@@ -237,17 +238,45 @@ class SSDPAdvertiser(DatagramProtocol):
             self._send_set(NTS.BYEBYE)
 
 
+class _Document(Resource):
+    """One XML document, for GET and HEAD; any other method (SUBSCRIBE, POST) gets 405."""
+
+    isLeaf = True
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def render_GET(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", b'text/xml; charset="utf-8"')
+        return self.body
+
+    def render_HEAD(self, request: IRequest) -> bytes:
+        return self.render_GET(request)
+
+
+class _Documents(Resource):
+    def __init__(self, documents: dict[bytes, bytes]) -> None:
+        super().__init__()
+        self.documents = documents
+
+    def getChild(self, path: bytes, request: IRequest) -> IResource:
+        body = self.documents.get(path)
+        if body is None or request.postpath:
+            return notFound()
+        return _Document(body)
+
+
 class DescriptionSite(Site):
     """Serves the description and SCPD; anything else is 404, any method but GET/HEAD 405."""
 
     def __init__(self, node: NodeInfo, server: str = SERVER) -> None:
-        root = Resource()
-        content_type = 'text/xml; charset="utf-8"'
-        root.putChild(
-            DESCRIPTION_PATH.lstrip("/").encode(),
-            Data(build_device_description(node, server), content_type),
+        root = _Documents(
+            {
+                DESCRIPTION_PATH.lstrip("/").encode(): build_device_description(node, server),
+                SCPD_PATH.lstrip("/").encode(): build_scpd(),
+            }
         )
-        root.putChild(SCPD_PATH.lstrip("/").encode(), Data(build_scpd(), content_type))
         super().__init__(root)
         self.noisy = False
         self.displayTracebacks = False

@@ -41,16 +41,20 @@ MessageHandler = Callable[[Message, str, int, Interface], None]
 
 
 class SSDPReceiver(DatagramProtocol):
-    """Decode datagrams from on-link senders and pass them to C{handler}; drop the rest."""
+    """
+    Decode datagrams from on-link senders and pass them to C{handler}; drop the
+    rest. One per port (a protocol has one transport); ports of one service
+    share their L{DropLog}.
+    """
 
     log = Logger()
 
     def __init__(
-        self, interfaces: Sequence[Interface], clock: IReactorTime, handler: MessageHandler
+        self, interfaces: Sequence[Interface], drops: DropLog, handler: MessageHandler
     ) -> None:
         self.interfaces = interfaces
         self.handler = handler
-        self.drops = DropLog(self.log, clock)
+        self.drops = drops
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         host, port = addr[0], addr[1]
@@ -131,7 +135,7 @@ class DiscoveryService(Service):
         self.rng = rng or random.SystemRandom()
         self.ssdp_port = ssdp_port
         self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
-        self.receiver = SSDPReceiver(self.interfaces, self.clock, self._message)
+        self.drops = DropLog(SSDPReceiver.log, self.clock)
         self._observers: list[PeerObserver] = []
         self._search_ports: list[tuple[Interface, IMulticastTransport]] = []
         self._notify_port: IMulticastTransport | None = None
@@ -187,12 +191,12 @@ class DiscoveryService(Service):
         multicast: IReactorMulticast = self.reactor
         try:
             for interface in self.interfaces:
-                port = multicast.listenMulticast(0, self.receiver, interface=interface.ip)
+                port = multicast.listenMulticast(0, self._receiver(), interface=interface.ip)
                 self._search_ports.append((interface, port))
                 port.setTTL(self.ttl)
             if self.listen_notify:
                 self._notify_port = multicast.listenMulticast(
-                    self.ssdp_port, self.receiver, listenMultiple=True
+                    self.ssdp_port, self._receiver(), listenMultiple=True
                 )
         except Exception:
             self._close_ports()
@@ -223,6 +227,9 @@ class DiscoveryService(Service):
         return gatherResults(closing).addCallback(lambda _: None)
 
     # -- internals
+
+    def _receiver(self) -> SSDPReceiver:
+        return SSDPReceiver(self.interfaces, self.drops, self._message)
 
     def _close_ports(self) -> list[Deferred[None]]:
         closing = [close_multicast(port, []) for _, port in self._search_ports]

@@ -8,6 +8,7 @@ found and lost are logged as structured events.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from twisted.python import usage
 from .advertiser import AdvertiserService
 from .discovery import DiscoveryService
 from .errors import ConfigurationError, SSDPUPnPError
-from .interfaces import select_interfaces, system_interfaces
+from .interfaces import Interface, select_interfaces, system_interfaces
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
 from .peers import Peer, RemovalReason
@@ -124,18 +125,23 @@ class PeerLog:
         )
 
 
-def makeService(config: Options, reactor: Any = None) -> IService:
+def makeService(
+    config: Options, reactor: Any = None, available: Sequence[Interface] | None = None
+) -> IService:
     """
     Build the service tree for C{config}.
 
+    @param available: the host's interfaces (default: read from the system).
     @raise usage.UsageError: an interface is unknown, or the state file is unusable.
     """
     if reactor is None:
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
+    if available is None:
+        available = system_interfaces()
     try:
-        interfaces = select_interfaces(system_interfaces(), config["interfaces"])
+        interfaces = select_interfaces(available, config["interfaces"])
     except ConfigurationError as e:
         raise usage.UsageError(str(e)) from None
     top = MultiService()

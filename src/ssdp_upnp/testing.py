@@ -11,6 +11,7 @@ interfaces by the test suite (C{verifyObject}).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import Any
 
 from twisted.internet import error
@@ -229,3 +230,67 @@ class MemoryTCPPort:
 
     def getHost(self) -> IPv4Address:
         return self.address
+
+
+class MemoryLAN:
+    """
+    Several hosts, each with its own L{MemoryMulticastReactor}, on one segment.
+
+    L{flush} carries every datagram written since the last call: one sent to a
+    multicast group reaches every open port of that number that joined the
+    group (the sender's own host too, while its loopback mode is on); one sent
+    to an address reaches one port of that number on that host, as
+    SO_REUSEPORT does. L{advance} moves every clock together, flushing as it goes.
+    """
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, MemoryMulticastReactor] = {}
+        self.delivered = 0
+
+    def add_host(self, ip: str) -> MemoryMulticastReactor:
+        reactor = MemoryMulticastReactor()
+        self.hosts[ip] = reactor
+        return reactor
+
+    def _targets(
+        self, sender: str, source: MemoryDatagramPort, sent: Sent
+    ) -> list[MemoryDatagramPort]:
+        group, port = sent.addr
+        if ip_address(group).is_multicast:
+            return [
+                p
+                for ip, reactor in self.hosts.items()
+                if ip != sender or source.loopback
+                for p in reactor.open_ports()
+                if p.port == port and any(g == group for g, _ in p.groups)
+            ]
+        reactor = self.hosts.get(group)
+        ports = [p for p in reactor.open_ports() if p.port == port] if reactor else []
+        return ports[:1]
+
+    def flush(self) -> int:
+        """Deliver until nothing is left to deliver; return how many deliveries were made."""
+        count = 0
+        while True:
+            moved = False
+            for ip, reactor in list(self.hosts.items()):
+                for source in reactor.datagram_ports:
+                    for sent in source.take():
+                        moved = True
+                        for target in self._targets(ip, source, sent):
+                            target.deliver(sent.data, (ip, source.port))
+                            count += 1
+            if not moved:
+                self.delivered += count
+                return count
+
+    def advance(self, seconds: float, step: float = 0.05) -> None:
+        """Advance every host's clock by C{seconds}, in steps of C{step}, flushing after each."""
+        self.flush()
+        remaining = seconds
+        while remaining > 1e-9:
+            tick = min(step, remaining)
+            for reactor in self.hosts.values():
+                reactor.advance(tick)
+            self.flush()
+            remaining -= tick

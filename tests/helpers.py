@@ -1,0 +1,55 @@
+"""Shared test helpers (no sockets)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.message import Message, decode
+from ssdp_upnp.node import NodeInfo
+from ssdp_upnp.testing import Sent
+
+T = TypeVar("T")
+
+UUID_A = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+UUID_B = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+ETH0 = Interface.parse("eth0", "198.51.100.11/24")
+ETH1 = Interface.parse("eth1", "10.9.0.1/16")
+
+
+def make_node(uuid: str = UUID_A, **kw: Any) -> NodeInfo:
+    fields: dict[str, Any] = dict(uuid=uuid, product="blockchain", network="main", port=8048)
+    fields.update(kw)
+    return NodeInfo.create(**fields)
+
+
+def decoded(sent: list[Sent]) -> list[Message]:
+    return [decode(s.data) for s in sent]
+
+
+def result_of(d: Deferred[T]) -> T:
+    """The result of a Deferred that must have fired successfully by now."""
+    results: list[Any] = []
+    d.addBoth(results.append)
+    assert results, "Deferred has not fired"
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]  # type: ignore[no-any-return]
+
+
+def failure_of(d: Deferred[Any]) -> Failure:
+    results: list[Any] = []
+    d.addBoth(results.append)
+    assert results and isinstance(results[0], Failure), f"expected a failure, got {results}"
+    return results[0]
+
+
+class MaxRandom(random.Random):
+    """Always the top of the range: the longest allowed delay."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b

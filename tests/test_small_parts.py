@@ -1,0 +1,54 @@
+"""Rate limiting and interface selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from ssdp_upnp.errors import NoInterfaceError
+from ssdp_upnp.interfaces import Interface, interface_for, select_interfaces
+from ssdp_upnp.ratelimit import RateLimiter
+
+LO = Interface.parse("lo", "127.0.0.1/8")
+ETH0 = Interface.parse("eth0", "198.51.100.11/24")
+ETH1 = Interface.parse("eth1", "10.1.0.5/16")
+LINK = Interface.parse("eth2", "169.254.3.3/16")
+
+
+def test_bucket_allows_burst_then_rate() -> None:
+    limiter = RateLimiter(rate=2.0, burst=4)
+    assert [limiter.allow("a", 0.0) for _ in range(5)] == [True] * 4 + [False]
+    assert limiter.allow("b", 0.0)  # other sources are not affected
+    assert not limiter.allow("a", 0.4)
+    assert limiter.allow("a", 0.5)  # one token regained after 0.5 s at 2/s
+    assert limiter.available("a", 100.0) == 4  # never above the burst
+
+
+def test_bucket_memory_is_bounded() -> None:
+    limiter = RateLimiter(rate=1.0, burst=1, max_keys=100)
+    for i in range(10_000):
+        limiter.allow(f"10.0.{i // 256}.{i % 256}", 0.0)
+    assert len(limiter) == 100
+
+
+def test_default_selection_is_every_lan_interface() -> None:
+    assert select_interfaces([LO, ETH0, ETH1, LINK]) == [ETH0, ETH1]
+
+
+def test_loopback_only_host_falls_back_to_loopback() -> None:
+    assert select_interfaces([LO]) == [LO]
+    with pytest.raises(NoInterfaceError):
+        select_interfaces([])
+
+
+def test_selection_by_name_or_address() -> None:
+    assert select_interfaces([LO, ETH0, ETH1], ["eth1"]) == [ETH1]
+    assert select_interfaces([LO, ETH0, ETH1], ["198.51.100.11", "eth0"]) == [ETH0]
+    with pytest.raises(NoInterfaceError, match="wlan0"):
+        select_interfaces([LO, ETH0], ["wlan0"])
+
+
+def test_sender_interface_by_subnet() -> None:
+    assert interface_for([ETH0, ETH1], "198.51.100.200") is ETH0
+    assert interface_for([ETH0, ETH1], "10.1.255.1") is ETH1
+    assert interface_for([ETH0, ETH1], "203.0.113.9") is None
+    assert interface_for([ETH0], "fe80::1") is None

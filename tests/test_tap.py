@@ -1,0 +1,153 @@
+"""The twistd plugin's options and service tree, and an in-memory two-host run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.application.service import IServiceCollection
+from twisted.logger import LogEvent, globalLogPublisher
+from twisted.python import usage
+
+from helpers import ETH0, result_of
+from ssdp_upnp.advertiser import AdvertiserService
+from ssdp_upnp.discovery import DiscoveryService
+from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.peers import RemovalReason
+from ssdp_upnp.tap import Options, makeService
+from ssdp_upnp.testing import MemoryLAN, MemoryMulticastReactor
+
+UUID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+
+
+def options(*argv: str) -> Options:
+    config = Options()
+    config.parseOptions(list(argv))
+    return config
+
+
+def test_defaults() -> None:
+    config = options("--product", "blockchain")
+    assert (config["network"], config["port"], config["max-age"], config["ttl"]) == (
+        "main",
+        8048,
+        1800,
+        2,
+    )
+    assert config["interfaces"] == []
+
+
+def test_repeatable_interface() -> None:
+    config = options("--product", "b", "--interface", "eth0", "-i", "10.0.0.1")
+    assert config["interfaces"] == ["eth0", "10.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "--product is required"),
+        (["--product", "block chain"], "product"),
+        (["--product", "b", "--network", "x y"], "network"),
+        (["--product", "b", "--port", "0"], "--port must be in 1..65535"),
+        (["--product", "b", "--port", "http"], "--port must be a whole number"),
+        (["--product", "b", "--max-age", "5"], "--max-age must be in"),
+        (["--product", "b", "--ttl", "300"], "--ttl"),
+        (["--product", "b", "--mx", "9"], "--mx"),
+        (["--product", "b", "--uuid", "nope"], "not a uuid"),
+        (["--product", "b", "--node-id", "a b"], "node id"),
+        (["--product", "b", "--no-advertise", "--no-discover"], "nothing to run"),
+        (["--product", "b", "--bogus"], "bogus"),
+    ],
+)
+def test_bad_options_are_usage_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(usage.UsageError, match=message):
+        options(*argv)
+
+
+def test_service_tree(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    config = options(
+        "--product", "blockchain", "--port", "9000", "--state-file", str(state), "--uuid", UUID
+    )
+    top = makeService(config, MemoryMulticastReactor(), available=[ETH0])
+    children = list(IServiceCollection(top))
+    assert [type(s) for s in children] == [AdvertiserService, DiscoveryService]
+    advertiser, discovery = children
+    assert isinstance(advertiser, AdvertiserService) and isinstance(discovery, DiscoveryService)
+    assert advertiser.node.uuid == UUID and advertiser.node.port == 9000
+    assert discovery.table.exclude == {UUID}
+    assert json.loads(state.read_text()) == {"uuid": UUID, "boot_id": 1}
+    makeService(config, MemoryMulticastReactor(), available=[ETH0])
+    assert json.loads(state.read_text())["boot_id"] == 2
+
+
+def test_only_one_half(tmp_path: Path) -> None:
+    reactor = MemoryMulticastReactor()
+    state = str(tmp_path / "s.json")
+    only_discover = makeService(
+        options("--product", "b", "--no-advertise", "--state-file", state), reactor, [ETH0]
+    )
+    assert [type(s) for s in IServiceCollection(only_discover)] == [DiscoveryService]
+    assert not Path(state).exists()
+    only_adv = makeService(
+        options("--product", "b", "--no-discover", "--state-file", state), reactor, [ETH0]
+    )
+    assert [type(s) for s in IServiceCollection(only_adv)] == [AdvertiserService]
+
+
+def test_unknown_interface_and_bad_state_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(usage.UsageError, match="no IPv4 interface 'wlan9'"):
+        makeService(options("--product", "b", "-i", "wlan9"), MemoryMulticastReactor(), [ETH0])
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    with pytest.raises(usage.UsageError, match="damaged"):
+        makeService(
+            options("--product", "b", "--state-file", str(bad)), MemoryMulticastReactor(), [ETH0]
+        )
+
+
+def _node(lan: MemoryLAN, ip: str, tmp_path: Path, *argv: str) -> Any:
+    reactor = lan.add_host(ip)
+    config = options("--state-file", str(tmp_path / f"{ip}.json"), *argv)
+    top = makeService(config, reactor, [Interface.parse("eth0", f"{ip}/24")])
+    top.startService()
+    return top
+
+
+def test_two_nodes_find_each_other_and_log_it(tmp_path: Path) -> None:
+    events: list[LogEvent] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        lan = MemoryLAN()
+        a = _node(lan, "198.51.100.11", tmp_path, "--product", "blockchain", "--port", "8048")
+        b = _node(lan, "198.51.100.12", tmp_path, "--product", "blockchain", "--port", "9000")
+        other = _node(lan, "198.51.100.13", tmp_path, "--product", "blockchain",
+                      "--network", "testnet")  # fmt: skip
+        lan.advance(3)
+        disc_a = list(IServiceCollection(a))[1]
+        disc_b = list(IServiceCollection(b))[1]
+        assert [p.address for p in disc_a.peers()] == [("198.51.100.12", 9000)]
+        assert [p.address for p in disc_b.peers()] == [("198.51.100.11", 8048)]
+        found = [e for e in events if e.get("event") == "peer_added"]
+        assert {(e["host"], e["port"]) for e in found} == {
+            ("198.51.100.12", 9000),
+            ("198.51.100.11", 8048),
+        }
+        removed: list[RemovalReason] = []
+        disc_b.observe(type("O", (), {
+            "peer_added": lambda self, p: None,
+            "peer_removed": lambda self, p, r: removed.append(r),
+        })())  # fmt: skip
+        result_of(a.stopService())
+        lan.flush()
+        assert removed == [RemovalReason.BYEBYE]
+        assert disc_b.peers() == []
+        assert any(e.get("event") == "peer_removed" and e["reason"] == "byebye" for e in events)
+        result_of(b.stopService())
+        result_of(other.stopService())
+        for reactor in lan.hosts.values():
+            assert reactor.open_ports() == [] and reactor.getDelayedCalls() == []
+    finally:
+        globalLogPublisher.removeObserver(events.append)
