@@ -73,6 +73,7 @@ class SSDPAdvertiser(DatagramProtocol):
     """
 
     log = Logger()
+    noisy = False
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ class SSDPReceiver(DatagramProtocol):
     """
 
     log = Logger()
+    noisy = False
 
     def __init__(
         self, interfaces: Sequence[Interface], drops: DropLog, handler: MessageHandler

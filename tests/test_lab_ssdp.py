@@ -1,0 +1,152 @@
+"""
+Real sockets, real multicast, real third-party peers: inside network
+namespaces that each test makes and removes (see netlab.py). Skipped with a
+reason where namespaces cannot be made (not root, no ip(8)).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netlab import Lab, Process
+
+pytestmark = pytest.mark.lab
+
+TOOLS = Path(__file__).parent / "lab_tools"
+PYTHON = sys.executable
+TWISTD = str(Path(sys.executable).with_name("twistd"))
+H1, H2, H3 = "198.51.100.11", "198.51.100.12", "198.51.100.13"
+PRODUCT_ST = "urn:ssdp-upnp-org:device:blockchain:1"
+
+
+def twistd(lab: Lab, host: str, state: Path, *args: str) -> Process:
+    """Start ``twistd -n ssdp ARGS`` on C{host} and wait until it runs."""
+    argv = [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--state-file", str(state), *args]
+    process = lab.spawn(host, argv)
+    process.wait_for_line(lambda line: "advertising" in line or "searching for" in line, 20)
+    return process
+
+
+def find_peers(lab: Lab, host: str, product: str, network: str, timeout: float,
+               wanted: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    argv = [PYTHON, str(TOOLS / "find_peers.py"), product, network, str(timeout), str(wanted)]
+    done = lab.run(host, argv, timeout=timeout + 20)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_twistd_node_is_found_by_the_discovery_api(lab: Lab, tmp_path: Path) -> None:
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    peers = find_peers(lab, "h2", "blockchain", "main", timeout=6, wanted=1)
+    assert [(p["host"], p["port"], p["product"], p["network"]) for p in peers] == [
+        (H1, 8048, "blockchain", "main")
+    ]
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    assert peers[0]["uuid"] == uuid
+    assert peers[0]["location"].startswith(f"http://{H1}:")
+
+
+def _gssdp_missing() -> str | None:
+    probe = subprocess.run(
+        ["/usr/bin/python3", "-c", "import gi; gi.require_version('GSSDP', '1.6')"],
+        capture_output=True,
+    ) if Path("/usr/bin/python3").exists() else None  # fmt: skip
+    if probe is None or probe.returncode != 0:
+        return "GSSDP 1.6 introspection (python3-gi, gir1.2-gssdp-1.6) is not installed"
+    return None
+
+
+def test_gssdp_sees_the_node_and_its_description_parses(lab: Lab, tmp_path: Path) -> None:
+    if (reason := _gssdp_missing()) is not None:
+        pytest.skip(reason)
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--node-id", "node-one", "--no-discover")  # fmt: skip
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    done = lab.run(
+        "h2",
+        ["/usr/bin/python3", str(TOOLS / "gssdp_browse.py"), "eth0", PRODUCT_ST, "4"],
+        timeout=30,
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert done.returncode == 0, done.stdout + done.stderr
+    available = [e for e in events if e["event"] == "available"]
+    assert [e["usn"] for e in available] == [f"uuid:{uuid}::{PRODUCT_ST}"], events
+    (location,) = available[0]["locations"]
+    assert location.startswith(f"http://{H1}:") and location.endswith("/description.xml")
+    fetched = lab.run("h2", [PYTHON, str(TOOLS / "fetch_description.py"), location], timeout=20)
+    assert fetched.returncode == 0, fetched.stderr
+    description = json.loads(fetched.stdout)
+    assert description["udn"] == f"uuid:{uuid}"
+    assert description["device_type"] == PRODUCT_ST
+    assert (description["product"], description["network"], description["port"]) == (
+        "blockchain", "main", 8048,
+    )  # fmt: skip
+    assert description["node_id"] == "node-one"
+    assert description["content_type"].startswith("text/xml")
+
+
+def test_sigterm_sends_byebye_and_the_peer_is_dropped_at_once(lab: Lab, tmp_path: Path) -> None:
+    watcher = twistd(lab, "h2", tmp_path / "b.json", "--product", "blockchain",
+                     "--no-advertise", "--search-interval", "5")  # fmt: skip
+    node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+                  "--no-discover", "--max-age", "1800")  # fmt: skip
+    watcher.wait_for_line(lambda line: "peer found" in line and f"{H1}:8048" in line, 20)
+    node.signal(signal.SIGTERM)
+    # twistd stops its services, then exits by the signal it received
+    assert node.wait(20) == -signal.SIGTERM
+    assert any("Server Shut Down." in line for line in node.lines)
+    # max-age is 1800 s: only the byebye can remove the peer within seconds
+    line = watcher.wait_for_line(lambda line: "peer lost" in line, 10)
+    assert "(byebye)" in line and f"{H1}:8048" in line
+
+
+def test_two_advertisers_on_one_host_both_answer(lab: Lab, tmp_path: Path) -> None:
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    twistd(lab, "h1", tmp_path / "b.json", "--product", "blockchain", "--port", "8049",
+           "--no-discover")  # fmt: skip
+    peers = find_peers(lab, "h2", "blockchain", "main", timeout=6, wanted=2)
+    assert sorted((p["host"], p["port"]) for p in peers) == [(H1, 8048), (H1, 8049)]
+    assert len({p["uuid"] for p in peers}) == 2
+
+
+def test_other_products_and_networks_are_not_reported(lab: Lab, tmp_path: Path) -> None:
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    twistd(lab, "h3", tmp_path / "b.json", "--product", "otherchain", "--port", "8050",
+           "--no-discover")  # fmt: skip
+    twistd(lab, "h3", tmp_path / "c.json", "--product", "blockchain", "--network", "testnet",
+           "--port", "8051", "--no-discover")  # fmt: skip
+    peers = find_peers(lab, "h2", "blockchain", "main", timeout=4)
+    assert [(p["host"], p["port"]) for p in peers] == [(H1, 8048)]
+    # the others are there, for those who ask for them
+    assert [(p["host"], p["port"]) for p in find_peers(lab, "h2", "otherchain", "main", 4)] == [
+        (H3, 8050)
+    ]
+    testnet = find_peers(lab, "h2", "blockchain", "testnet", 4)
+    assert [(p["host"], p["port"]) for p in testnet] == [(H3, 8051)]
+
+
+def test_lab_is_removed_afterwards(tmp_path: Path) -> None:
+    from conftest import _lab_reason
+
+    if (reason := _lab_reason()) is not None:
+        pytest.skip(reason)
+    lab = Lab(hosts=2).up()
+    names = list(lab.namespaces)
+    lab.spawn("h1", ["sleep", "60"])
+    lab.down()
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(name in listed for name in names)
+    assert not any((Path("/etc/netns") / name).exists() for name in names)
+    assert shutil.which("ip")
