@@ -42,6 +42,8 @@ MAX_CONFIG_ID = 2**24 - 1
 Headers = tuple[tuple[str, str], ...]
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: control characters other than TAB: never allowed in a header value (CR/LF injection)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -172,7 +174,7 @@ def _parse(data: bytes) -> _Parsed:
         if not colon or not _TOKEN.match(name):
             raise MalformedMessage(f"bad header line {line[:80]!r}")
         value = value.strip()
-        if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in value):
+        if _CONTROL.search(value):
             raise MalformedMessage(f"control character in header {name}")
         key = name.lower()
         if key in parsed.headers:
@@ -336,7 +338,7 @@ def decode(data: bytes) -> Message:
 
 
 def _check_value(name: str, value: str) -> str:
-    if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in value):
+    if _CONTROL.search(value):
         raise InvalidHeader(name, value, "control character")
     return value
 

@@ -1,0 +1,25 @@
+"""In a lab host: run discovery; print the wall-clock time at which each peer appears."""
+
+import json
+import time
+
+from twisted.internet import reactor
+
+from ssdp_upnp import DiscoveryService, select_interfaces, system_interfaces
+
+
+class Print:
+    def peer_added(self, peer):
+        print(json.dumps({"found": time.time(), "host": peer.host}), flush=True)
+
+    def peer_removed(self, peer, reason):
+        print(json.dumps({"lost": time.time(), "reason": reason.value}), flush=True)
+
+
+service = DiscoveryService(
+    "blockchain", "main", reactor, select_interfaces(system_interfaces()), search_interval=3600
+)
+service.observe(Print())
+service.startService()
+print(json.dumps({"ready": time.time()}), flush=True)
+reactor.run()
