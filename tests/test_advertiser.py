@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from treq.testing import StubTreq
@@ -283,3 +284,26 @@ def test_description_server() -> None:
     assert subscribe.code == 501  # twisted.web: a method it does not know
     assert result_of(stub.post("http://198.51.100.11/description.xml", data=b"x")).code == 405
     assert result_of(stub.post("http://198.51.100.11/control", data=b"x")).code == 404
+
+
+def test_second_address_of_a_joined_device_is_not_an_error(
+    reactor: MemoryMulticastReactor,
+) -> None:
+    import errno
+
+    from twisted.internet import error
+    from twisted.internet.defer import fail
+
+    from ssdp_upnp.interfaces import Interface
+    from ssdp_upnp.multicast import join_group
+
+    class AlreadyMember(MemoryDatagramPort):
+        def joinGroup(self, addr: str, interface: str = "") -> Any:
+            return fail(error.MulticastJoinError(addr, interface, errno.EADDRINUSE, "in use"))
+
+    from twisted.internet.protocol import DatagramProtocol
+
+    port = AlreadyMember(reactor, 1900, DatagramProtocol(), "", True)
+    joined: list[Interface] = []
+    d = join_group(port, ETH0, joined)
+    assert result_of(d) is None and joined == []

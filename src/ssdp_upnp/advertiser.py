@@ -41,9 +41,9 @@ from .description import (
     build_scpd,
     config_id,
 )
-from .droplog import DropLog
 from .errors import ConfigurationError, MessageError
-from .interfaces import Interface, interface_for
+from .inbound import DropLog, accept
+from .interfaces import Interface
 from .message import (
     DEFAULT_MAX_AGE,
     NTS,
@@ -51,7 +51,6 @@ from .message import (
     Notify,
     SearchRequest,
     SearchResponse,
-    decode,
     encode,
 )
 from .multicast import close_multicast, join_group, send_to_group
@@ -116,18 +115,9 @@ class SSDPAdvertiser(DatagramProtocol):
     # -- receiving
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        host, port = addr[0], addr[1]
-        interface = interface_for(self.interfaces, host)
-        if interface is None:
-            self.drops.drop("off-link sender", host, port)
-            return
-        try:
-            message = decode(datagram)
-        except MessageError as e:
-            self.drops.drop("malformed", host, port, detail=str(e))
-            return
-        if isinstance(message, SearchRequest):
-            self._search_received(message, interface, host, port)
+        accepted = accept(datagram, addr, self.interfaces, self.drops)
+        if accepted is not None and isinstance(accepted[0], SearchRequest):
+            self._search_received(accepted[0], accepted[1], addr[0], addr[1])
 
     def _search_received(
         self, search: SearchRequest, interface: Interface, host: str, port: int

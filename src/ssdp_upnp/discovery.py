@@ -28,10 +28,10 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
-from .droplog import DropLog
-from .errors import ConfigurationError, MessageError
-from .interfaces import Interface, interface_for
-from .message import SSDP_PORT, Message, SearchRequest, decode, encode
+from .errors import ConfigurationError
+from .inbound import DropLog, accept
+from .interfaces import Interface
+from .message import SSDP_PORT, Message, SearchRequest, encode
 from .multicast import close_multicast, join_group, send_to_group
 from .node import check_network, check_product, device_type
 from .peers import Departure, Peer, PeerAdded, PeerEvent, PeerRemoved, PeerTable, RemovalReason
@@ -58,18 +58,12 @@ class SSDPReceiver(DatagramProtocol):
         self.drops = drops
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        accepted = accept(datagram, addr, self.interfaces, self.drops)
+        if accepted is None:
+            return
         host, port = addr[0], addr[1]
-        interface = interface_for(self.interfaces, host)
-        if interface is None:
-            self.drops.drop("off-link sender", host, port)
-            return
         try:
-            message = decode(datagram)
-        except MessageError as e:
-            self.drops.drop("malformed", host, port, detail=str(e))
-            return
-        try:
-            self.handler(message, host, port, interface)
+            self.handler(accepted[0], host, port, accepted[1])
         except Exception:
             self.log.failure("handling a message from {host}:{port}", host=host, port=port)
 

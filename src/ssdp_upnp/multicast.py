@@ -7,10 +7,12 @@ C{leaveGroup} and C{stopListening} instead of dropping them.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from typing import cast
 
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.error import MulticastJoinError
 from twisted.internet.interfaces import IListeningPort, IMulticastTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -59,6 +61,15 @@ def join_group(
         joined.append(interface)
 
     def failed(failure: Failure) -> None:
+        error = failure.value
+        if isinstance(error, MulticastJoinError) and errno.EADDRINUSE in error.args:
+            # a second address of an interface already joined: the membership is per device
+            log.info(
+                "{group} already joined on the device of {interface}",
+                group=SSDP_GROUP,
+                interface=interface.ip,
+            )
+            return
         log.error(
             "cannot join {group} on {interface} ({name}): {error}; multicast on it will not"
             " be received",

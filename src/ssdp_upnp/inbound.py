@@ -1,5 +1,7 @@
 """
-Rate-limited logging of dropped datagrams.
+The inbound path of SSDP datagrams, shared by the advertiser and discovery:
+only senders on a subnet of one of our interfaces, only well-formed messages,
+and rate-limited logging of what is dropped.
 
 A hostile or broken LAN can send thousands of bad datagrams a second; each is
 dropped, but only a few a minute per reason are logged, and the next logged
@@ -9,11 +11,15 @@ event says how many were suppressed meanwhile.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from .errors import MessageError
+from .interfaces import Interface, interface_for
+from .message import Message, decode
 from .ratelimit import RateLimiter
 
 
@@ -45,3 +51,23 @@ class DropLog:
             suppressed=suppressed,
             **fields,
         )
+
+
+def accept(
+    datagram: bytes, addr: tuple[str, int], interfaces: Sequence[Interface], drops: DropLog
+) -> tuple[Message, Interface] | None:
+    """
+    The message in C{datagram} and the interface whose subnet holds its
+    sender C{addr}; None (counted and maybe logged in C{drops}) for an
+    off-link sender or a malformed datagram.
+    """
+    host, port = addr[0], addr[1]
+    interface = interface_for(interfaces, host)
+    if interface is None:
+        drops.drop("off-link sender", host, port)
+        return None
+    try:
+        return decode(datagram), interface
+    except MessageError as e:
+        drops.drop("malformed", host, port, detail=str(e))
+        return None
