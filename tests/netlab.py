@@ -20,6 +20,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,6 +29,13 @@ from pathlib import Path
 
 LAN_PREFIX = "198.51.100"
 LAN_BITS = 24
+ROUTER_LAN = f"{LAN_PREFIX}.1"
+WAN_PREFIX = "203.0.113"
+UPSTREAM = f"{WAN_PREFIX}.1"  # the fake internet host, runs STUN
+ROUTER_WAN = f"{WAN_PREFIX}.2"  # the gateway's external address
+MINIUPNPD_HTTP_PORT = 5000
+STUN_PORT = 3478
+TOOLS = Path(__file__).parent / "lab_tools"
 
 
 class LabUnavailable(Exception):
@@ -124,16 +132,28 @@ class Lab:
     """
     A LAN of C{hosts} namespaces on one bridge. Use as a context manager, or
     call L{up} and L{down}; L{down} removes everything even after a failure.
+
+    With C{router=True} the bridge lives in a router namespace (198.51.100.1)
+    with a WAN link to an upstream namespace (203.0.113.1, a STUN responder,
+    no forwarding, no default route); the router forwards and masquerades, drops
+    LAN traffic to anything but the lab's WAN prefix, and L{start_miniupnpd}
+    runs miniupnpd on it. Hosts then route via the router.
     """
 
-    def __init__(self, hosts: int = 3) -> None:
+    def __init__(self, hosts: int = 3, router: bool = False) -> None:
         self.prefix = f"su{os.getpid() % 100000}{uuid.uuid4().hex[:4]}-"
-        self.switch = f"{self.prefix}lan"
+        self.router = router
+        self.switch = f"{self.prefix}router" if router else f"{self.prefix}lan"
+        self.upstream = f"{self.prefix}wan"
         self.hosts = {f"h{i}": f"{LAN_PREFIX}.{10 + i}" for i in range(1, hosts + 1)}
         self.namespaces: list[str] = []
         self.processes: list[Process] = []
+        self.state = Path(f"/tmp/ssdp-upnp-lab.{self.prefix.rstrip('-')}")
+        self.miniupnpd: Process | None = None
 
     def ns(self, host: str) -> str:
+        if host == "router":
+            return self.switch
         return f"{self.prefix}{host}"
 
     def _add_ns(self, name: str) -> None:
@@ -168,10 +188,88 @@ class Lab:
                 _ip("-n", ns, "addr", "add", f"{address}/{LAN_BITS}", "dev", "eth0")
                 _ip("-n", ns, "link", "set", "eth0", "multicast", "on", "up")
                 _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+                if self.router:
+                    _ip("-n", ns, "route", "add", "default", "via", ROUTER_LAN, "dev", "eth0")
+            if self.router:
+                self._router_up()
         except BaseException:
             self.down()
             raise
         return self
+
+    def _router_up(self) -> None:
+        router, upstream = self.switch, self.upstream
+        self.state.mkdir(parents=True, exist_ok=True)
+        _ip("-n", router, "addr", "add", f"{ROUTER_LAN}/{LAN_BITS}", "dev", "br0")
+        _ip("-n", router, "route", "add", "224.0.0.0/4", "dev", "br0")
+        self._add_ns(upstream)
+        _ip("-n", router, "link", "add", "rwan0", "type", "veth", "peer", "name", "wan0",
+            "netns", upstream)  # fmt: skip
+        _ip("-n", upstream, "addr", "add", f"{UPSTREAM}/24", "dev", "wan0")
+        _ip("-n", upstream, "link", "set", "wan0", "up")
+        _ip("-n", router, "addr", "add", f"{ROUTER_WAN}/24", "dev", "rwan0")
+        _ip("-n", router, "link", "set", "rwan0", "up")
+        _ip("-n", router, "route", "add", "default", "via", UPSTREAM, "dev", "rwan0")
+        self._sysctl(upstream, "net.ipv4.ip_forward=0")
+        self._sysctl(router, "net.ipv4.ip_forward=1")
+        rules = self.state / "router.nft"
+        rules.write_text(ROUTER_NFT.format(wan=f"{WAN_PREFIX}.0/24"))
+        subprocess.run(["ip", "netns", "exec", router, "nft", "-f", str(rules)], check=True,
+                       capture_output=True)  # fmt: skip
+        stun = self.spawn("wan", [sys.executable, str(TOOLS / "stun_responder.py"), UPSTREAM,
+                                  str(STUN_PORT)])  # fmt: skip
+        stun.wait_for_line(lambda line: "stun responder on" in line, 10)
+
+    @staticmethod
+    def _sysctl(ns: str, setting: str) -> None:
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", setting], check=True)
+
+    def start_miniupnpd(self, igd1: bool = False, timeout: float = 30) -> Process:
+        """Start miniupnpd on the router (secure mode, STUN-enabled) and wait until it serves."""
+        assert self.router, "miniupnpd needs Lab(router=True)"
+        conf = self.state / "miniupnpd.conf"
+        conf.write_text(MINIUPNPD_CONF.format(
+            state=self.state, port=MINIUPNPD_HTTP_PORT, stun=UPSTREAM, stun_port=STUN_PORT,
+            lan=f"{LAN_PREFIX}.0/{LAN_BITS}", igd1="yes" if igd1 else "no",
+        ))  # fmt: skip
+        (self.state / "upnp.leases").unlink(missing_ok=True)
+        # without /dev/log, miniupnpd -d copies each log line to /dev/console (slow on a VM):
+        # `ip netns exec` gives it a private mount namespace, so point that at /dev/null
+        argv = ["sh", "-c", 'mount --bind /dev/null /dev/console 2>/dev/null; exec "$0" "$@"',
+                "/usr/sbin/miniupnpd", "-d", "-f", str(conf), "-P", str(self.state / "m.pid")]
+        process = self.spawn("router", argv)  # fmt: skip
+        process.wait_for_line(lambda line: "Listening for NAT-PMP" in line
+                              or "HTTP listening on port" in line, timeout)  # fmt: skip
+        self.miniupnpd = process
+        self.wait_tcp("router", MINIUPNPD_HTTP_PORT, timeout)
+        return process
+
+    def stop_miniupnpd(self, sig: int = signal.SIGTERM) -> None:
+        if self.miniupnpd is not None:
+            self.miniupnpd.signal(sig)
+            self.miniupnpd.wait(15)
+            self.miniupnpd = None
+
+    def wait_tcp(self, host: str, port: int, timeout: float) -> None:
+        """Wait (bounded) until something listens on TCP C{port} in C{host}'s namespace."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listening = subprocess.run(
+                ["ip", "netns", "exec", self.ns(host), "ss", "-Hltn", f"sport = :{port}"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if listening.stdout.strip():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"nothing listens on TCP {port} in {host} after {timeout}s")
+
+    def nft_chain(self, chain: str) -> str:
+        """The router's nftables chain C{chain} (inet filter), as nft lists it."""
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.switch, "nft", "list", "chain", "inet", "filter", chain],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout
 
     def spawn(self, host: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Process:
         """Start C{argv} in C{host}'s namespace, stdout and stderr merged."""
@@ -218,6 +316,7 @@ class Lab:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
         self.namespaces.clear()
+        shutil.rmtree(self.state, ignore_errors=True)
         try:
             Path("/etc/netns").rmdir()
         except OSError:
@@ -228,3 +327,59 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+
+ROUTER_NFT = """\
+flush ruleset
+table inet filter {{
+	chain forward {{
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		iifname "br0" oifname "rwan0" ip daddr {wan} accept
+		iifname "br0" oifname "rwan0" counter drop
+		jump miniupnpd
+	}}
+	chain miniupnpd {{
+	}}
+	chain prerouting {{
+		type nat hook prerouting priority -100; policy accept;
+		jump prerouting_miniupnpd
+	}}
+	chain postrouting {{
+		type nat hook postrouting priority 100; policy accept;
+		jump postrouting_miniupnpd
+		oifname "rwan0" masquerade
+	}}
+	chain prerouting_miniupnpd {{
+	}}
+	chain postrouting_miniupnpd {{
+	}}
+}}
+"""
+
+MINIUPNPD_CONF = """\
+ext_ifname=rwan0
+listening_ip=br0
+http_port={port}
+enable_upnp=yes
+enable_natpmp=no
+secure_mode=yes
+system_uptime=yes
+notify_interval=30
+clean_ruleset_interval=600
+lease_file={state}/upnp.leases
+minissdpdsocket={state}/minissdpd.sock
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+friendly_name=ssdp_upnp test router
+force_igd_desc_v1={igd1}
+ext_perform_stun=yes
+ext_stun_host={stun}
+ext_stun_port={stun_port}
+upnp_table_name=filter
+upnp_nat_table_name=filter
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+allow 1024-65535 {lan} 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+"""

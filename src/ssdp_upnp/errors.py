@@ -56,3 +56,88 @@ class NoInterfaceError(ConfigurationError):
 
 class StateFileError(SSDPUPnPError):
     """The node's state file (uuid, boot id) cannot be read or written."""
+
+
+class GatewayError(SSDPUPnPError):
+    """Talking to the Internet gateway device (the router) failed."""
+
+
+class NoGatewayFound(GatewayError):
+    """No usable UPnP IGD answered in time."""
+
+
+class GatewayHTTPError(GatewayError):
+    """An HTTP exchange with the gateway failed (connection, timeout, status, size, redirect)."""
+
+
+class InvalidGatewayResponse(GatewayError):
+    """The gateway sent a document we cannot use (bad XML, missing fields, refused features)."""
+
+
+class UPnPError(GatewayError):
+    """
+    A SOAP fault with a UPnP error code. Known codes have their own subclass
+    (see L{ssdp_upnp.soap.ERRORS}); others are raised as this class.
+    """
+
+    code = 0
+
+    def __init__(self, code: int, description: str, action: str = "") -> None:
+        super().__init__(f"{action or 'UPnP action'} failed: {code} {description}".strip())
+        self.code = code
+        self.description = description
+        self.action = action
+
+
+class InvalidArgs(UPnPError):
+    code = 402
+
+
+class ActionFailed(UPnPError):
+    code = 501
+
+
+class NotAuthorized(UPnPError):
+    """606: in secure mode the internal client must be the requester itself."""
+
+    code = 606
+
+
+class SpecifiedArrayIndexInvalid(UPnPError):
+    """713: the end of GetGenericPortMappingEntry's list."""
+
+    code = 713
+
+
+class NoSuchEntryInArray(UPnPError):
+    code = 714
+
+
+class WildCardNotPermitted(UPnPError):
+    code = 715
+
+
+class ConflictInMappingEntry(UPnPError):
+    """718: the external port is mapped to another client (or forwarded by hand)."""
+
+    code = 718
+
+
+class SamePortValuesRequired(UPnPError):
+    code = 724
+
+
+class OnlyPermanentLeasesSupported(UPnPError):
+    code = 725
+
+
+class NoPortMapsAvailable(UPnPError):
+    code = 728
+
+
+class ConflictWithOtherMechanisms(UPnPError):
+    code = 729
+
+
+class InconsistentParameters(UPnPError):
+    code = 733

@@ -1,0 +1,201 @@
+"""
+Find the LAN's Internet gateway device: SSDP search, description, service.
+
+L{find_gateway} searches from an ephemeral port on each interface for
+InternetGatewayDevice:2 and :1, WANIPConnection:2 and :1 and WANPPPConnection:1
+(each M-SEARCH sent three times), and probes every distinct LOCATION as soon
+as it is answered: the description is fetched (bounded, no redirects, and only
+from the host that sent the SSDP answer), its connection services are asked
+GetStatusInfo, and the first usable one wins: Connected first, IGD2 first.
+With C{description_url} the search is skipped.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IMulticastTransport
+from twisted.logger import Logger
+
+from .discovery import SSDPReceiver
+from .errors import GatewayError, NoGatewayFound
+from .gateway import Gateway
+from .http import DEFAULT_TIMEOUT, default_http_client, http_request
+from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
+from .inbound import DropLog
+from .interfaces import Interface, interface_for
+from .message import SSDP_PORT, Message, SearchRequest, SearchResponse, encode
+from .multicast import close_multicast, send_to_group
+
+log = Logger()
+
+
+def route_source(host: str) -> str:
+    """
+    Our address on the route to C{host}: a UDP socket is connected (which
+    sends nothing) and asked its own address.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((host, 9))
+        return str(s.getsockname()[0])
+
+
+async def probe_gateway(
+    reactor: Any, http: Any, location: str, local_address: str, timeout: float = DEFAULT_TIMEOUT
+) -> Gateway:
+    """
+    Read the description at C{location} and pick its best connection service.
+
+    @return: a L{Gateway} on a Connected WAN connection service, IGD2 first
+        (or, if none says Connected, the first that answers GetStatusInfo).
+    @raise GatewayError: nothing usable there.
+    """
+    code, body = await http_request(reactor, http, "GET", location, timeout=timeout)
+    if code != 200:
+        raise NoGatewayFound(f"{location}: HTTP status {code}")
+    description = parse_gateway_description(body, location)
+    services = connection_services(description)
+    if not services:
+        raise NoGatewayFound(f"{location}: no WANIPConnection or WANPPPConnection service")
+    answered = []
+    errors = []
+    for service in services:
+        gateway = Gateway(reactor, http, description, service, local_address, timeout)
+        try:
+            status = await gateway.get_status()
+        except GatewayError as e:
+            errors.append(f"{service.service_type}: {e}")
+            continue
+        if status.connected:
+            return gateway
+        answered.append(gateway)
+    if answered:
+        log.warn(
+            "no connection service of {location} says Connected; using {service}",
+            location=location,
+            service=answered[0].service.service_type,
+        )
+        return answered[0]
+    raise NoGatewayFound(f"{location}: no connection service answered: {'; '.join(errors)}")
+
+
+class _Search:
+    """One gateway search: ports, timers, probes, and the Deferred of the first success."""
+
+    def __init__(
+        self, reactor: Any, http: Any, interfaces: Sequence[Interface], mx: int, timeout: float
+    ) -> None:
+        self.reactor = reactor
+        self.http = http
+        self.interfaces = list(interfaces)
+        self.mx = mx
+        self.timeout = timeout
+        self.result: Deferred[Gateway] = Deferred()
+        self.ports: list[tuple[Interface, IMulticastTransport]] = []
+        self.timers: list[IDelayedCall] = []
+        self.seen: set[str] = set()
+        self.failures: list[str] = []
+        self.probes: list[Deferred[Gateway]] = []
+        self.drops = DropLog(log, reactor)
+
+    def start(self) -> Deferred[Gateway]:
+        try:
+            for interface in self.interfaces:
+                receiver = SSDPReceiver(self.interfaces, self.drops, self._message)
+                port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
+                port.setTTL(2)
+                self.ports.append((interface, port))
+        except Exception:
+            self._close()
+            raise
+        datagrams = [encode(SearchRequest(st=st, mx=self.mx)) for st in GATEWAY_SEARCH_TARGETS]
+        for i in range(3):
+            self.timers.append(self.reactor.callLater(i * 0.5, self._send, datagrams))
+        self.timers.append(self.reactor.callLater(self.timeout, self._give_up))
+        return self.result
+
+    def _send(self, datagrams: list[bytes]) -> None:
+        for interface, port in self.ports:
+            send_to_group(port, interface, datagrams, SSDP_PORT)
+
+    def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
+        if self.result.called or not isinstance(message, SearchResponse):
+            return
+        if message.st not in GATEWAY_SEARCH_TARGETS:
+            return
+        location = message.location
+        parts = urlsplit(location)
+        if parts.scheme != "http" or parts.hostname != host:
+            self.drops.drop("LOCATION not on the answering host", host, port, detail=location)
+            return
+        if location in self.seen:
+            return
+        self.seen.add(location)
+        local = interface_for(self.interfaces, host) or interface
+        probe = Deferred.fromCoroutine(
+            probe_gateway(self.reactor, self.http, location, local.ip, self.timeout)
+        )
+        self.probes.append(probe)
+        probe.addCallbacks(self._found, self._failed, errbackArgs=(location,))
+
+    def _found(self, gateway: Gateway) -> None:
+        if not self.result.called:
+            self._close()
+            self.result.callback(gateway)
+
+    def _failed(self, failure: Any, location: str) -> None:
+        self.failures.append(f"{location}: {failure.getErrorMessage()}")
+        log.info("gateway candidate {location} unusable: {error}", location=location,
+                 error=failure.getErrorMessage())  # fmt: skip
+
+    def _give_up(self) -> None:
+        if self.result.called:
+            return
+        self._close()
+        for probe in self.probes:
+            probe.cancel()
+        why = "; ".join(self.failures) or "no answer to the IGD searches"
+        self.result.errback(NoGatewayFound(f"no usable gateway within {self.timeout}s: {why}"))
+
+    def _close(self) -> None:
+        for timer in self.timers:
+            if timer.active():
+                timer.cancel()
+        self.timers.clear()
+        for _, port in self.ports:
+            close_multicast(port, [])
+        self.ports.clear()
+
+
+def find_gateway(
+    reactor: Any,
+    interfaces: Sequence[Interface],
+    *,
+    http: Any = None,
+    description_url: str | None = None,
+    timeout: float = 5.0,
+    mx: int = 2,
+) -> Deferred[Gateway]:
+    """
+    Find the gateway.
+
+    @param http: a treq C{HTTPClient} (default: a new one on C{reactor}).
+    @param description_url: skip SSDP and use the description at this URL.
+    @return: a Deferred that fires with a L{Gateway} as soon as one is usable,
+        or fails with L{NoGatewayFound} after C{timeout} seconds.
+    """
+    http = http if http is not None else default_http_client(reactor, timeout)
+    if description_url is not None:
+        host = urlsplit(description_url).hostname or ""
+        on_link = interface_for(interfaces, host)
+
+        async def direct() -> Gateway:
+            local = on_link.ip if on_link is not None else route_source(host)
+            return await probe_gateway(reactor, http, description_url, local, timeout)
+
+        return Deferred.fromCoroutine(direct())
+    return _Search(reactor, http, interfaces, mx, timeout).start()

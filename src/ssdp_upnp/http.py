@@ -1,0 +1,145 @@
+"""
+One bounded HTTP exchange with a gateway, over treq.
+
+treq's C{timeout} stops at the headers and it reads bodies of any size, so
+this module reads the body itself: a size cap (counted as bytes arrive, and
+refused at once when Content-Length says too much), one deadline for the
+whole exchange, and no redirects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, ResponseDone
+from twisted.web.http import PotentialDataLoss
+from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+
+from .errors import GatewayHTTPError
+
+#: Largest body read from a gateway (descriptions are a few KiB; GetListOfPortMappings more).
+MAX_BODY = 256 * 1024
+DEFAULT_TIMEOUT = 5.0
+
+
+def default_http_client(reactor: Any, connect_timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """A treq C{HTTPClient} on its own Agent (no proxy, no redirects unless asked)."""
+    from treq.client import HTTPClient
+
+    return HTTPClient(Agent(reactor, connectTimeout=connect_timeout))
+
+
+_DONE = Failure(ResponseDone())
+
+
+class _Body(Protocol):
+    def __init__(self, url: str, limit: int) -> None:
+        self.url = url
+        self.limit = limit
+        self.finished: Deferred[bytes] | None = None
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.finished is None:
+            return
+        self.size += len(data)
+        if self.size > self.limit:
+            finished, self.finished = self.finished, None
+            if self.transport is not None:
+                self.transport.stopProducing()  # type: ignore[attr-defined]
+            finished.errback(GatewayHTTPError(f"{self.url}: body over {self.limit} bytes"))
+            return
+        self.parts.append(data)
+
+    def connectionLost(self, reason: Failure = _DONE) -> None:
+        finished, self.finished = self.finished, None
+        if finished is None:
+            return
+        if reason.check(ResponseDone, PotentialDataLoss):
+            finished.callback(b"".join(self.parts))
+        else:
+            finished.errback(
+                GatewayHTTPError(f"{self.url}: body cut short: {reason.getErrorMessage()}")
+            )
+
+    def stop(self, d: Deferred[bytes]) -> None:
+        """Canceller: drop the connection (the deadline passed)."""
+        self.finished = None
+        if self.transport is not None:
+            self.transport.stopProducing()  # type: ignore[attr-defined]
+
+
+def read_body(response: IResponse, url: str, limit: int = MAX_BODY) -> Deferred[bytes]:
+    """
+    The body of C{response}, at most C{limit} bytes.
+
+    @return: a Deferred that fires with the bytes, or fails with
+        L{GatewayHTTPError} past the limit or on a cut connection; cancelling
+        it closes the connection.
+    """
+    if response.length is not UNKNOWN_LENGTH and response.length > limit:
+        response.deliverBody(_Discard())
+        return fail(GatewayHTTPError(f"{url}: body of {response.length} bytes over {limit}"))
+    protocol = _Body(url, limit)
+    finished: Deferred[bytes] = Deferred(protocol.stop)
+    protocol.finished = finished
+    response.deliverBody(protocol)
+    return finished
+
+
+class _Discard(Protocol):
+    def connectionMade(self) -> None:
+        if self.transport is not None:
+            self.transport.stopProducing()  # type: ignore[attr-defined]
+
+
+async def _exchange(
+    http: Any, method: str, url: str, headers: dict[str, str], data: bytes | None, limit: int
+) -> tuple[int, bytes]:
+    try:
+        response: IResponse = await http.request(
+            method, url, headers=headers, data=data, allow_redirects=False
+        )
+    except CancelledError:
+        raise
+    except Exception as e:
+        raise GatewayHTTPError(f"{method} {url}: {e.__class__.__name__}: {e}") from e
+    if 300 <= response.code < 400:
+        response.deliverBody(_Discard())
+        raise GatewayHTTPError(f"{method} {url}: redirect ({response.code}) refused")
+    body = await read_body(response, url, limit)
+    return response.code, body
+
+
+def http_request(
+    reactor: Any,
+    http: Any,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    limit: int = MAX_BODY,
+) -> Deferred[tuple[int, bytes]]:
+    """
+    One request to a gateway, bounded in time and size.
+
+    @param http: a treq C{HTTPClient} (or C{treq.testing.StubTreq}).
+    @return: a Deferred that fires with C{(status, body)} within C{timeout}
+        seconds, or fails with L{GatewayHTTPError} (connection refused or cut,
+        redirect, body over C{limit}, deadline passed).
+    """
+    d = Deferred.fromCoroutine(_exchange(http, method, url, headers or {}, data, limit))
+    d.addTimeout(timeout, reactor)
+
+    def timed_out(failure: Failure) -> Failure:
+        if failure.check(TimeoutError):
+            return Failure(GatewayHTTPError(f"{method} {url}: no complete answer in {timeout}s"))
+        return failure
+
+    return d.addErrback(timed_out)
