@@ -235,8 +235,17 @@ class Lab:
         (self.state / "upnp.leases").unlink(missing_ok=True)
         # without /dev/log, miniupnpd -d copies each log line to /dev/console (slow on a VM):
         # `ip netns exec` gives it a private mount namespace, so point that at /dev/null
-        argv = ["sh", "-c", 'mount --bind /dev/null /dev/console 2>/dev/null; exec "$0" "$@"',
-                "/usr/sbin/miniupnpd", "-d", "-f", str(conf), "-P", str(self.state / "m.pid")]
+        argv = [
+            "sh",
+            "-c",
+            'mount --bind /dev/null /dev/console 2>/dev/null; exec "$0" "$@"',
+            "/usr/sbin/miniupnpd",
+            "-d",
+            "-f",
+            str(conf),
+            "-P",
+            str(self.state / "m.pid"),
+        ]
         process = self.spawn("router", argv)  # fmt: skip
         process.wait_for_line(lambda line: "Listening for NAT-PMP" in line
                               or "HTTP listening on port" in line, timeout)  # fmt: skip

@@ -3,7 +3,8 @@ The C{twistd ssdp} plugin: options and the service tree they build.
 
 C{twistd -n ssdp --product blockchain} runs an L{AdvertiserService} for this
 node and a L{DiscoveryService} for its peers in one C{MultiService}; peers
-found and lost are logged as structured events.
+found and lost are logged as structured events. Each C{--forward} adds a port
+the L{PortMappingService} keeps open on the gateway.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from twisted.python import usage
 from .advertiser import AdvertiserService
 from .discovery import DiscoveryService
 from .errors import ConfigurationError, SSDPUPnPError
+from .gateway_discovery import find_gateway
 from .interfaces import Interface, select_interfaces, system_interfaces
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
 from .peers import Peer, RemovalReason
+from .portmapping import Forward, PortMappingService
 from .state import default_state_path, load_state
 
 
@@ -64,6 +67,10 @@ class Options(usage.Options):
         ["node-id", None, None, "An application node id to advertise."],
         ["state-file", None, None,
          "Where the uuid and boot id are kept (default: $XDG_STATE_HOME/ssdp-upnp/...)."],
+        ["lease", None, 3600, "Lease of each port mapping, renewed at half time.",
+         _int_in("lease", 120, 604800)],
+        ["gateway-url", None, None,
+         "The gateway's description URL (default: find the gateway by SSDP)."],
     ]  # fmt: skip
     optFlags = [
         ["no-advertise", None, "Only discover peers."],
@@ -73,6 +80,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["interfaces"] = []
+        self["forwards"] = []
 
     def opt_interface(self, value: str) -> None:
         """An interface name or IPv4 address to run on (repeatable; default: all LAN ones)."""
@@ -80,11 +88,21 @@ class Options(usage.Options):
 
     opt_i = opt_interface
 
+    def opt_forward(self, value: str) -> None:
+        """Keep a port forwarded on the gateway: INTERNAL[:EXTERNAL][/udp] (repeatable)."""
+        try:
+            self["forwards"].append(Forward.parse(value))
+        except ConfigurationError as e:
+            raise usage.UsageError(str(e)) from None
+
     def postOptions(self) -> None:
         if self["product"] is None:
             raise usage.UsageError("--product is required, e.g. --product blockchain")
-        if self["no-advertise"] and self["no-discover"]:
+        if self["no-advertise"] and self["no-discover"] and not self["forwards"]:
             raise usage.UsageError("--no-advertise and --no-discover leave nothing to run")
+        url = self["gateway-url"]
+        if url is not None and not url.startswith("http://"):
+            raise usage.UsageError(f"--gateway-url {url!r} is not an http:// URL")
         try:
             check_product(self["product"])
             check_network(self["network"])
@@ -182,4 +200,13 @@ def makeService(
         )
         discovery.observe(PeerLog())
         discovery.setServiceParent(top)
+    if config["forwards"]:
+        url = config["gateway-url"]
+        PortMappingService(
+            reactor,
+            config["forwards"],
+            lambda: find_gateway(reactor, interfaces, description_url=url),
+            lease=config["lease"],
+            description=f"ssdp_upnp {config['product']}",
+        ).setServiceParent(top)
     return top

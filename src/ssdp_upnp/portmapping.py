@@ -1,0 +1,351 @@
+"""
+Keeping ports open on the gateway for as long as the node runs.
+
+L{PortMappingService} maps each L{Forward} with a finite lease, renews it by
+adding it again before the lease ends (never delete-then-add), checks that it
+is still there (a rebooted router forgets its mappings and may even move its
+control URL: the gateway is then found again), logs external address changes,
+and deletes its mappings when stopped. L{Nat} is the seed's API for Twisted
+code: one-off calls returning Deferreds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from .errors import ConfigurationError, SSDPUPnPError, UPnPError
+from .gateway import Gateway, check_protocol
+from .igd import PortMapping
+
+GatewayFinder = Callable[[], "Deferred[Gateway]"]
+
+_FORWARD = re.compile(r"^(\d{1,5})(?::(\d{1,5}))?(?:/(tcp|udp))?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A port to keep forwarded: external port → this host's internal port."""
+
+    internal_port: int
+    external_port: int
+    protocol: str = "TCP"
+
+    @classmethod
+    def parse(cls, spec: str) -> Forward:
+        """
+        C{"8048"}, C{"8048:18048"} or C{"8048:18048/udp"} (INTERNAL[:EXTERNAL][/PROTO]).
+
+        @raise ConfigurationError: for anything else.
+        """
+        match = _FORWARD.match(spec.strip())
+        if match is None:
+            raise ConfigurationError(f"forward {spec!r} is not INTERNAL[:EXTERNAL][/tcp|/udp]")
+        internal = int(match[1])
+        external = int(match[2]) if match[2] else internal
+        for port in (internal, external):
+            if not 1 <= port <= 65535:
+                raise ConfigurationError(f"forward {spec!r}: port {port} is not in 1..65535")
+        return cls(internal, external, check_protocol(match[3] or "TCP"))
+
+
+class PortMappingService(Service):
+    """
+    Keep C{forwards} mapped on the gateway that C{find} finds.
+
+    @param lease: the lease asked for, in seconds (finite: if the node dies
+        without cleaning up, the router drops the mapping by itself).
+    @param check_interval: seconds between checks that the mappings still exist.
+    @ivar mappings: the live mappings by forward.
+    @ivar external_ip: the gateway's external address, once known.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: Any,
+        forwards: Sequence[Forward],
+        find: GatewayFinder,
+        *,
+        lease: int = 3600,
+        check_interval: float = 60.0,
+        retry_max: float = 300.0,
+        description: str = "ssdp_upnp",
+        stop_timeout: float = 10.0,
+    ) -> None:
+        if lease < 120:
+            raise ConfigurationError(f"lease {lease} is under 120 seconds")
+        if check_interval < 1:
+            raise ConfigurationError("the check interval must be at least 1 second")
+        self.reactor = reactor
+        self.forwards = list(forwards)
+        self.find = find
+        self.lease = lease
+        self.check_interval = check_interval
+        self.retry_max = retry_max
+        self.description = description
+        self.stop_timeout = stop_timeout
+        self.gateway: Gateway | None = None
+        self.mappings: dict[Forward, PortMapping] = {}
+        self.external_ip: str | None = None
+        self._renew_at: dict[Forward, float] = {}
+        self._timer: IDelayedCall | None = None
+        self._running: Deferred[None] | None = None
+        self._failures = 0
+        self._observers: list[Callable[[PortMappingService], None]] = []
+
+    def public_addresses(self) -> list[tuple[str, int, str]]:
+        """(external ip, external port, protocol) of every live mapping."""
+        if self.external_ip is None:
+            return []
+        return [(self.external_ip, m.external_port, m.protocol) for m in self.mappings.values()]
+
+    def observe(self, callback: Callable[[PortMappingService], None]) -> None:
+        """Call C{callback(service)} after every cycle that changed a mapping or the address."""
+        self._observers.append(callback)
+
+    # -- service
+
+    def startService(self) -> None:
+        super().startService()
+        self._schedule(0)
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        running, self._running = self._running, None
+        if running is not None:
+            running.cancel()
+        return ensureDeferred(self._remove_all())
+
+    async def _remove_all(self) -> None:
+        gateway = self.gateway
+        mappings, self.mappings = self.mappings, {}
+        self._renew_at.clear()
+        if gateway is None or not mappings:
+            return
+        deletions = []
+        for mapping in mappings.values():
+            d = gateway.delete_mapping(mapping.external_port, mapping.protocol)
+            d.addTimeout(self.stop_timeout, self.reactor)
+            deletions.append(d)
+        results = await DeferredList(deletions, consumeErrors=True)
+        for (ok, result), mapping in zip(results, mappings.values(), strict=True):
+            if ok:
+                self.log.info("removed mapping {protocol} {port}", protocol=mapping.protocol,
+                              port=mapping.external_port)  # fmt: skip
+            else:
+                self.log.warn(
+                    "could not remove mapping {protocol} {port}: {error}; its lease ends it",
+                    protocol=mapping.protocol,
+                    port=mapping.external_port,
+                    error=cast(Failure, result).getErrorMessage(),
+                )
+
+    # -- the cycle
+
+    def _schedule(self, delay: float) -> None:
+        self._timer = self.reactor.callLater(delay, self._run_cycle)
+
+    def _run_cycle(self) -> None:
+        self._timer = None
+        self._running = ensureDeferred(self._cycle())
+        self._running.addErrback(lambda f: self.log.failure("port mapping cycle", f))
+
+    async def _cycle(self) -> None:
+        try:
+            changed, refused = await self._maintain()
+        except (SSDPUPnPError, OSError) as e:
+            if not isinstance(e, UPnPError):
+                # the router went away, rebooted, or moved its control URL: find it again
+                self.gateway = None
+            self._retry(f"{e}")
+            return
+        if changed:
+            for observer in list(self._observers):
+                observer(self)
+        if refused:
+            self._retry(f"{refused} forward(s) refused")
+            return
+        self._failures = 0
+        if self.running:
+            now = self.reactor.seconds()
+            next_renewal = min(self._renew_at.values(), default=now + self.check_interval)
+            self._schedule(max(0.0, min(self.check_interval, next_renewal - now)))
+
+    def _retry(self, why: str) -> None:
+        self._failures += 1
+        delay = min(self.retry_max, 2.0 ** min(self._failures, 16))
+        self.log.warn("port mapping incomplete ({why}); retrying in {delay:.0f}s",
+                      why=why, delay=delay)  # fmt: skip
+        if self.running:
+            self._schedule(delay)
+
+    async def _maintain(self) -> tuple[bool, int]:
+        """One pass: gateway, address, every forward. Returns (changed, forwards refused)."""
+        changed = False
+        refused = 0
+        if self.gateway is None:
+            self.gateway = await self.find()
+            self.log.info("using gateway {gateway}", gateway=self.gateway)
+        gateway = self.gateway
+        address = await gateway.get_external_ip()
+        if address.ip != self.external_ip:
+            if self.external_ip is not None:
+                self.log.warn("external address changed from {old} to {new}",
+                              old=self.external_ip, new=address.ip)  # fmt: skip
+            self.external_ip = address.ip
+            changed = True
+            if address.double_nat:
+                self.log.warn(
+                    "the gateway's external address {ip} is private or shared (double NAT or"
+                    " CGNAT): its mappings do not make this node reachable from the internet",
+                    ip=address.ip,
+                )
+        for forward in self.forwards:
+            try:
+                changed = await self._keep(gateway, forward) or changed
+            except UPnPError as e:
+                refused += 1
+                self.log.error("the gateway refuses {protocol} {external} -> {internal}: {error}",
+                               protocol=forward.protocol, external=forward.external_port,
+                               internal=forward.internal_port, error=e)  # fmt: skip
+        return changed, refused
+
+    async def _keep(self, gateway: Gateway, forward: Forward) -> bool:
+        """Make sure C{forward} is mapped and not due for renewal; say if its mapping changed."""
+        current = self.mappings.get(forward)
+        if current is not None and self._renew_at[forward] > self.reactor.seconds():
+            present = await gateway.get_mapping(current.external_port, current.protocol)
+            if present is not None and present.internal_client == current.internal_client:
+                return False
+            self.log.warn("mapping {protocol} {port} is gone from the gateway; re-creating",
+                          protocol=current.protocol, port=current.external_port)  # fmt: skip
+        mapping = await gateway.add_mapping(
+            current.external_port if current else forward.external_port,
+            forward.internal_port,
+            forward.protocol,
+            lease=self.lease,
+            description=self.description,
+        )
+        self.mappings[forward] = mapping
+        # renew at half the lease (a permanent mapping is still checked every interval)
+        self._renew_at[forward] = self.reactor.seconds() + (mapping.lease or self.lease) / 2.0
+        if current is not None and current.external_port == mapping.external_port:
+            return False
+        self.log.info(
+            "forwarding {ip}:{external} ({protocol}) to {client}:{internal}",
+            ip=self.external_ip,
+            external=mapping.external_port,
+            protocol=mapping.protocol,
+            client=mapping.internal_client,
+            internal=mapping.internal_port,
+            event="port_forwarded",
+        )
+        return True
+
+
+class Nat:
+    """
+    The seed's C{Nat} for Twisted code: the same method names, returning
+    Deferreds, and honest about what happened.
+
+    @param find: how to find the gateway (e.g. C{lambda: find_gateway(reactor, interfaces)}).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        find: GatewayFinder,
+        *,
+        protocol: str = "TCP",
+        lease: int = 3600,
+        description: str = "ssdp_upnp",
+    ) -> None:
+        self.find = find
+        self.protocol = check_protocol(protocol)
+        self.lease = lease
+        self.description = description
+        self._gateway: Gateway | None = None
+
+    async def _gateway_now(self) -> Gateway:
+        if self._gateway is None:
+            self._gateway = await self.find()
+        return self._gateway
+
+    def addPortForward(
+        self, internal_port: int, external_port: int, protocol: str | None = None
+    ) -> Deferred[tuple[str, int] | None]:
+        """
+        Forward C{external_port} on the gateway to this host's C{internal_port}.
+
+        @return: a Deferred that fires with C{(external_ip, external_port)}, or
+            with None if the gateway could not be found or refused (logged).
+        """
+
+        async def run() -> tuple[str, int] | None:
+            try:
+                gateway = await self._gateway_now()
+                mapping = await gateway.add_mapping(
+                    external_port, internal_port, protocol or self.protocol,
+                    lease=self.lease, description=self.description,
+                )  # fmt: skip
+                address = await gateway.get_external_ip()
+            except SSDPUPnPError as e:
+                self._forget(e)
+                self.log.error("addPortForward({internal}, {external}) failed: {error}",
+                               internal=internal_port, external=external_port, error=e)  # fmt: skip
+                return None
+            return (address.ip, mapping.external_port)
+
+        return Deferred.fromCoroutine(run())
+
+    def removePortForward(self, external_port: int, protocol: str | None = None) -> Deferred[bool]:
+        """
+        Remove the forward of C{external_port} if it is this host's.
+
+        @return: a Deferred that fires with True if a mapping of ours was
+            removed, False if there was none, it belongs to another host, or
+            the gateway failed (logged). (miniupnpd answers success to the
+            deletion of a mapping that does not exist, so we look first.)
+        """
+
+        async def run() -> bool:
+            proto = protocol or self.protocol
+            try:
+                gateway = await self._gateway_now()
+                existing = await gateway.get_mapping(external_port, proto)
+                if existing is None:
+                    return False
+                if existing.internal_client != gateway.local_address:
+                    self.log.warn("{protocol} {port} is forwarded to {client}, not to us",
+                                  protocol=proto, port=external_port,
+                                  client=existing.internal_client)  # fmt: skip
+                    return False
+                await gateway.delete_mapping(external_port, proto)
+            except SSDPUPnPError as e:
+                self._forget(e)
+                self.log.error("removePortForward({external}) failed: {error}",
+                               external=external_port, error=e)  # fmt: skip
+                return False
+            return True
+
+        return Deferred.fromCoroutine(run())
+
+    def _forget(self, error: Exception) -> None:
+        # a refusal (a UPnP error code) leaves the gateway usable; anything else
+        # (no answer, HTTP failure, bad document) means finding it again next time
+        if not isinstance(error, UPnPError):
+            self._gateway = None
