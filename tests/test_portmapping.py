@@ -1,0 +1,262 @@
+"""Gateway search, the port-mapping service (leases, reboots, stop) and Nat, driven by a Clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from treq.testing import StubTreq
+from twisted.internet.defer import Deferred, fail
+from twisted.python import usage
+
+from fake_igd import Router, igd_site
+from helpers import ETH0, failure_of, result_of
+from ssdp_upnp import errors
+from ssdp_upnp.gateway import Gateway
+from ssdp_upnp.gateway_discovery import find_gateway, probe_gateway
+from ssdp_upnp.message import SSDP_GROUP, SearchRequest, SearchResponse, decode, encode
+from ssdp_upnp.portmapping import Forward, Nat, PortMappingService
+from ssdp_upnp.tap import Options
+from ssdp_upnp.testing import MemoryMulticastReactor
+
+URL = "http://198.51.100.1:5000/rootDesc.xml"
+ME = ETH0.ip
+IGD2 = "urn:schemas-upnp-org:device:InternetGatewayDevice:2"
+
+
+def answer(location: str = URL, st: str = IGD2) -> bytes:
+    return encode(SearchResponse(st=st, usn=f"uuid:fake-igd::{st}", location=location))
+
+
+# -- gateway search
+
+
+def test_search_sends_every_igd_target_and_takes_the_first_usable_answer() -> None:
+    reactor = MemoryMulticastReactor()
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=5)
+    (port,) = reactor.open_ports()
+    reactor.advance(0)
+    sent = port.take()
+    assert sent and all(s.addr == (SSDP_GROUP, 1900) and s.interface == ME for s in sent)
+    searches = [decode(s.data) for s in sent]
+    assert {s.st for s in searches if isinstance(s, SearchRequest)} == {
+        IGD2,
+        "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+        "urn:schemas-upnp-org:service:WANIPConnection:2",
+        "urn:schemas-upnp-org:service:WANIPConnection:1",
+        "urn:schemas-upnp-org:service:WANPPPConnection:1",
+    }
+    assert not d.called
+    port.deliver(answer(), ("198.51.100.1", 1900))
+    gateway = result_of(d)
+    assert isinstance(gateway, Gateway) and gateway.local_address == ME
+    assert reactor.open_ports() == [] and reactor.getDelayedCalls() == []
+
+
+def test_location_on_another_host_is_not_fetched() -> None:
+    reactor = MemoryMulticastReactor()
+    router = Router()
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(router)), timeout=5)
+    (port,) = reactor.open_ports()
+    port.deliver(answer("http://198.51.100.66:5000/rootDesc.xml"), ("198.51.100.1", 1900))
+    port.deliver(answer("file:///etc/passwd"), ("198.51.100.1", 1900))
+    reactor.advance(5)
+    failure = failure_of(d)
+    assert isinstance(failure.value, errors.NoGatewayFound)
+    assert router.calls == []  # nothing was fetched or called
+
+
+def test_no_answer_is_no_gateway_in_time() -> None:
+    reactor = MemoryMulticastReactor()
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=3)
+    reactor.advance(2.9)
+    assert not d.called
+    reactor.advance(0.1)
+    assert "no answer" in str(failure_of(d).value)
+    assert reactor.open_ports() == []
+
+
+def test_explicit_description_url_skips_ssdp() -> None:
+    reactor = MemoryMulticastReactor()
+    gateway = result_of(
+        find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), description_url=URL)
+    )
+    assert gateway.local_address == ME and reactor.datagram_ports == []
+
+
+# -- the service
+
+
+class Finder:
+    """Finds the fake router's gateway, or fails while the router is away."""
+
+    def __init__(self, reactor: Any, router: Router) -> None:
+        self.reactor = reactor
+        self.router = router
+        self.calls = 0
+
+    def __call__(self) -> Deferred[Gateway]:
+        self.calls += 1
+        if self.router.down:
+            return fail(errors.NoGatewayFound("no answer"))
+        stub = StubTreq(igd_site(self.router))
+        return Deferred.fromCoroutine(probe_gateway(self.reactor, stub, URL, ME))
+
+
+def adds(router: Router) -> list[dict[str, str]]:
+    return [a for n, a in router.calls if n == "AddPortMapping"]
+
+
+@pytest.fixture
+def setup() -> tuple[MemoryMulticastReactor, Router, Finder]:
+    reactor = MemoryMulticastReactor()
+    router = Router(igd2=False)
+    return reactor, router, Finder(reactor, router)
+
+
+def start(setup: Any, *forwards: str, **kw: Any) -> PortMappingService:
+    reactor, router, finder = setup
+    service = PortMappingService(
+        reactor, [Forward.parse(f) for f in forwards], finder, lease=600, check_interval=60, **kw
+    )
+    service.startService()
+    reactor.advance(0)
+    return service
+
+
+def test_maps_with_a_finite_lease_and_renews_by_adding_again(setup: Any) -> None:
+    reactor, router, _ = setup
+    service = start(setup, "8048", "9000:19000/udp")
+    assert set(router.table) == {(8048, "TCP"), (19000, "UDP")}
+    assert {a["NewLeaseDuration"] for a in adds(router)} == {"600"}
+    assert sorted(service.public_addresses()) == [("203.0.113.2", 8048, "TCP"),
+                                                   ("203.0.113.2", 19000, "UDP")]  # fmt: skip
+    for _ in range(4):
+        reactor.advance(60)  # checks, no re-add before half the lease
+    assert len(adds(router)) == 2
+    assert not any(n == "DeletePortMapping" for n, _ in router.calls)
+    reactor.advance(60)  # 300 s: half the lease
+    assert len(adds(router)) == 4
+    assert not any(n == "DeletePortMapping" for n, _ in router.calls)  # never delete-then-add
+
+
+def test_router_reboot_is_repaired(setup: Any) -> None:
+    reactor, router, finder = setup
+    start(setup, "8048")
+    router.table.clear()  # rebooted: mappings lost
+    router.down = True
+    reactor.advance(60)
+    assert finder.calls == 1  # the check failed: the gateway is forgotten
+    for _ in range(5):
+        reactor.advance(32)
+    router.down = False
+    reactor.advance(64)
+    assert (8048, "TCP") in router.table
+    assert finder.calls >= 2
+
+
+def test_mapping_gone_while_router_stayed_up_is_recreated(setup: Any) -> None:
+    reactor, router, _ = setup
+    start(setup, "8048")
+    del router.table[(8048, "TCP")]
+    reactor.advance(60)
+    assert (8048, "TCP") in router.table
+
+
+def test_external_address_change_is_noticed(setup: Any) -> None:
+    reactor, router, _ = setup
+    service = start(setup, "8048")
+    seen: list[str | None] = []
+    service.observe(lambda s: seen.append(s.external_ip))
+    router.external_ip = "203.0.113.77"
+    reactor.advance(60)
+    assert seen == ["203.0.113.77"] and service.external_ip == "203.0.113.77"
+
+
+def test_a_refused_forward_does_not_block_the_others(setup: Any) -> None:
+    reactor, router, _ = setup
+    router.table[(8048, "TCP")] = {"NewInternalClient": "198.51.100.99", "NewExternalPort": "8048",
+                                   "NewProtocol": "TCP"}  # fmt: skip
+    service = start(setup, "8048", "9000")
+    assert (9000, "TCP") in router.table
+    assert [f.external_port for f in service.mappings] == [9000]
+    del router.table[(8048, "TCP")]  # the other host let it go
+    reactor.advance(2)  # retried with backoff
+    assert router.table[(8048, "TCP")]["NewInternalClient"] == ME
+
+
+def test_stop_deletes_the_mappings_and_fires_when_done(setup: Any) -> None:
+    reactor, router, _ = setup
+    service = start(setup, "8048", "9000/udp")
+    result_of(service.stopService())
+    assert router.table == {}
+    assert reactor.getDelayedCalls() == []
+
+
+def test_stop_with_router_gone_still_fires(setup: Any) -> None:
+    reactor, router, _ = setup
+    service = start(setup, "8048")
+    router.down = True
+    result_of(service.stopService())
+    assert reactor.getDelayedCalls() == []
+
+
+def test_bad_service_options(setup: Any) -> None:
+    reactor, _, finder = setup
+    with pytest.raises(errors.ConfigurationError):
+        PortMappingService(reactor, [], finder, lease=0)
+
+
+@pytest.mark.parametrize(
+    "spec, forward",
+    [("8048", Forward(8048, 8048, "TCP")), ("8048:18048", Forward(8048, 18048, "TCP")),
+     ("53/UDP", Forward(53, 53, "UDP")), ("1:2/tcp", Forward(1, 2, "TCP"))],
+)  # fmt: skip
+def test_forward_specs(spec: str, forward: Forward) -> None:
+    assert Forward.parse(spec) == forward
+
+
+@pytest.mark.parametrize("spec", ["", "0", "70000", "80:", "80/sctp", "a:b", "80:90:100"])
+def test_bad_forward_specs(spec: str) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        Forward.parse(spec)
+    with pytest.raises(usage.UsageError):
+        Options().parseOptions(["--product", "b", "--forward", spec])
+
+
+def test_forward_option_and_only_forwarding() -> None:
+    config = Options()
+    config.parseOptions(["--product", "b", "--no-advertise", "--no-discover", "--forward", "8048",
+                         "--forward", "53/udp", "--gateway-url", URL])  # fmt: skip
+    assert config["forwards"] == [Forward(8048, 8048), Forward(53, 53, "UDP")]
+    with pytest.raises(usage.UsageError, match="http://"):
+        Options().parseOptions(["--product", "b", "--forward", "1", "--gateway-url", "ftp://x/"])
+
+
+# -- Nat, the seed's names
+
+
+def test_nat_add_and_remove_are_honest() -> None:
+    reactor = MemoryMulticastReactor()
+    router = Router()
+    nat = Nat(Finder(reactor, router))
+    assert result_of(nat.addPortForward(8011, 8015)) == ("203.0.113.2", 8015)
+    assert router.table[(8015, "TCP")]["NewInternalPort"] == "8011"
+    assert result_of(nat.removePortForward(8015)) is True
+    assert (8015, "TCP") not in router.table
+    assert result_of(nat.removePortForward(8015)) is False  # nothing left to remove
+    router.table[(7000, "TCP")] = {"NewInternalClient": "198.51.100.99", "NewInternalPort": "7000"}
+    assert result_of(nat.removePortForward(7000)) is False  # not ours
+    assert (7000, "TCP") in router.table
+    assert result_of(nat.addPortForward(7000, 7000)) is None  # conflict: None, logged
+
+
+def test_nat_without_gateway_says_none_and_retries_later() -> None:
+    reactor = MemoryMulticastReactor()
+    router = Router(down=True)
+    finder = Finder(reactor, router)
+    nat = Nat(finder)
+    assert result_of(nat.addPortForward(8011, 8015)) is None
+    router.down = False
+    assert result_of(nat.addPortForward(8011, 8015)) == ("203.0.113.2", 8015)
+    assert finder.calls == 2
