@@ -114,8 +114,8 @@ class Router:
             entries = [e for e in self.table.values() if e["NewProtocol"] == args["NewProtocol"]]
             if not entries:
                 return 730, {}
-            root = etree.Element("{urn:schemas-upnp-org:gw:WANIPConnection}PortMappingList",
-                                 nsmap={"p": "urn:schemas-upnp-org:gw:WANIPConnection"})  # fmt: skip
+            gw = "urn:schemas-upnp-org:gw:WANIPConnection"
+            root = etree.Element(f"{{{gw}}}PortMappingList", nsmap={"p": gw})
             for entry in entries:
                 e = etree.SubElement(
                     root, "{urn:schemas-upnp-org:gw:WANIPConnection}PortMappingEntry"
