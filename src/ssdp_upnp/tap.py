@@ -69,6 +69,8 @@ class Options(usage.Options):
          "Where the uuid and boot id are kept (default: $XDG_STATE_HOME/ssdp-upnp/...)."],
         ["lease", None, 3600, "Lease of each port mapping, renewed at half time.",
          _int_in("lease", 120, 604800)],
+        ["check-interval", None, 60, "Seconds between checks that the mappings still exist.",
+         _int_in("check-interval", 1, 86400)],
         ["gateway-url", None, None,
          "The gateway's description URL (default: find the gateway by SSDP)."],
     ]  # fmt: skip
@@ -207,6 +209,7 @@ def makeService(
             config["forwards"],
             lambda: find_gateway(reactor, interfaces, description_url=url),
             lease=config["lease"],
+            check_interval=config["check-interval"],
             description=f"ssdp_upnp {config['product']}",
         ).setServiceParent(top)
     return top
