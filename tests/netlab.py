@@ -16,15 +16,14 @@ process itself never opens a socket in the host's namespace.
 from __future__ import annotations
 
 import os
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 LAN_PREFIX = "198.51.100"
@@ -61,16 +60,39 @@ def _ip(*args: str) -> None:
         raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
-@dataclass
 class Process:
-    """A process started in a lab host, its output collected line by line."""
+    """
+    A process started in a lab host. A thread drains its output all the time
+    (a daemon that logs a lot would otherwise block on a full pipe) into
+    C{lines}; L{wait_for_line} waits on that, bounded.
+    """
 
-    host: str
-    argv: list[str]
-    popen: subprocess.Popen[bytes]
-    lines: list[str] = field(default_factory=list)
-    _partial: bytes = b""
-    _consumed: int = 0
+    def __init__(self, host: str, argv: list[str], popen: subprocess.Popen[bytes]) -> None:
+        self.host = host
+        self.argv = argv
+        self.popen = popen
+        self.lines: list[str] = []
+        self._consumed = 0
+        self._changed = threading.Condition()
+        self._ended = False
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.popen.stdout is not None
+        partial = b""
+        fd = self.popen.stdout.fileno()
+        while chunk := os.read(fd, 65536):
+            partial += chunk
+            *complete, partial = partial.split(b"\n")
+            with self._changed:
+                self.lines.extend(raw.decode("utf-8", "replace") for raw in complete)
+                self._changed.notify_all()
+        with self._changed:
+            if partial:
+                self.lines.append(partial.decode("utf-8", "replace"))
+            self._ended = True
+            self._changed.notify_all()
 
     def _match(self, predicate: Callable[[str], bool]) -> str | None:
         """The first line after the last match that satisfies C{predicate}, if any."""
@@ -81,50 +103,35 @@ class Process:
         return None
 
     def wait_for_line(self, predicate: Callable[[str], bool], timeout: float) -> str:
-        """Read output until a line satisfies C{predicate}; fail after C{timeout} seconds."""
-        if (found := self._match(predicate)) is not None:
-            return found
+        """Wait until an output line satisfies C{predicate}; fail after C{timeout} seconds."""
         deadline = time.monotonic() + timeout
-        assert self.popen.stdout is not None
-        fd = self.popen.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while (left := deadline - time.monotonic()) > 0:
-                if not sel.select(left):
-                    continue
-                # os.read, not readline: a buffered reader would hide lines from select()
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break  # the process ended
-                self._partial += chunk
-                *complete, self._partial = self._partial.split(b"\n")
-                for raw in complete:
-                    self.lines.append(raw.decode("utf-8", "replace"))
-                if (found := self._match(predicate)) is not None:
-                    return found
-        output = "\n".join(self.lines[-40:])
-        raise AssertionError(
-            f"{self.argv[0]} on {self.host}: no matching line within {timeout}s"
-            f" (exit status {self.popen.poll()}); last output:\n{output}"
-        )
+        with self._changed:
+            while (found := self._match(predicate)) is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._ended:
+                    output = "\n".join(self.lines[-40:])
+                    raise AssertionError(
+                        f"{self.argv[0]} on {self.host}: no matching line within {timeout}s"
+                        f" (exit status {self.popen.poll()}); last output:\n{output}"
+                    )
+                self._changed.wait(left)
+            return found
 
     def signal(self, sig: int) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
 
     def wait(self, timeout: float) -> int:
-        """Wait for the exit (reading the rest of the output); return the status."""
+        """Wait for the exit and the end of its output; return the status."""
         try:
-            out, _ = self.popen.communicate(timeout=timeout)
+            self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.popen.kill()
-            self.popen.communicate()
+            self.popen.wait()
             raise AssertionError(
                 f"{self.argv[0]} on {self.host} did not exit in {timeout}s"
             ) from None
-        rest = self._partial + out
-        self._partial = b""
-        self.lines.extend(rest.decode("utf-8", "replace").splitlines())
+        self._reader.join(timeout)
         return self.popen.returncode
 
 
@@ -310,8 +317,8 @@ class Lab:
             if process.popen.poll() is None:
                 process.popen.send_signal(signal.SIGKILL)
             try:
-                process.popen.communicate(timeout=10)
-            except (subprocess.TimeoutExpired, ValueError):
+                process.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 pass
         self.processes.clear()
         for ns in reversed(self.namespaces):

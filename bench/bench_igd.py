@@ -1,0 +1,84 @@
+"""
+Add-mapping latency against a real miniupnpd, ours beside upnpc, in one lab run.
+Needs root, ip(8), miniupnpd-nftables and miniupnpc; builds its own lab (tests/netlab.py).
+
+cold: gateway discovery (SSDP) + description + SOAP; warm: the SOAP call only.
+Whole-command times include process start (Python's ~0.3 s for ours).
+
+Usage: python bench/bench_igd.py [N]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from netlab import MINIUPNPD_HTTP_PORT, ROUTER_LAN, Lab, lab_unavailable_reason  # noqa: E402
+
+PY = sys.executable
+SCRIPT = str(HERE / "lab_scripts" / "igd_times.py")
+URL = f"http://{ROUTER_LAN}:{MINIUPNPD_HTTP_PORT}/rootDesc.xml"
+
+
+def summary(label: str, seconds: list[float]) -> None:
+    ms = sorted(s * 1000 for s in seconds)
+    print(f"{label:58s} n={len(ms):3d} median {statistics.median(ms):8.1f} ms"
+          f"  min {ms[0]:8.1f}  max {ms[-1]:8.1f}")  # fmt: skip
+
+
+def timed(lab: Lab, argv: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = lab.run("h1", argv, timeout=60)
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout + done.stderr
+    return elapsed, done.stdout
+
+
+def delete(lab: Lab) -> None:
+    lab.run("h1", ["upnpc", "-u", URL, "-d", "8048", "TCP"], timeout=30)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    if (reason := lab_unavailable_reason()) is not None:
+        sys.exit(f"bench_igd: {reason}")
+    with Lab(hosts=1, router=True) as lab:
+        lab.start_miniupnpd()
+        ours_find, ours_add, ours_total, ours_cmd = [], [], [], []
+        upnpc_i, upnpc_u = [], []
+        for _ in range(n):
+            elapsed, out = timed(lab, [PY, SCRIPT, "cold"])
+            result = json.loads(out.strip().splitlines()[-1])
+            ours_find.append(result["find"])
+            ours_add.append(result["add"])
+            ours_total.append(result["total"])
+            ours_cmd.append(elapsed)
+            delete(lab)
+            elapsed, out = timed(lab, ["upnpc", "-i", "-a", "198.51.100.11", "8048", "8048", "TCP"])
+            assert "is redirected" in out, out
+            upnpc_i.append(elapsed)
+            delete(lab)
+            elapsed, out = timed(lab, ["upnpc", "-u", URL, "-a", "198.51.100.11", "8048", "8048",
+                                       "TCP"])  # fmt: skip
+            assert "is redirected" in out, out
+            upnpc_u.append(elapsed)
+            delete(lab)
+        _, out = timed(lab, [PY, SCRIPT, "warm", str(max(n, 20))])
+        warm = json.loads(out.strip().splitlines()[-1])["add"]
+        summary("ours cold, in process: find_gateway (SSDP+desc+status)", ours_find)
+        summary("ours cold, in process: then AddPortMapping", ours_add)
+        summary("ours cold, in process: total", ours_total)
+        summary("ours cold, whole command (python start included)", ours_cmd)
+        summary("upnpc -i -a (SSDP discovery), whole command", upnpc_i)
+        summary("ours warm: AddPortMapping only, in process", warm)
+        summary("upnpc -u URL -a (no discovery), whole command", upnpc_u)
+
+
+if __name__ == "__main__":
+    main()

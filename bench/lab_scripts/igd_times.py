@@ -1,0 +1,38 @@
+"""
+In a lab host: time ssdp_upnp's IGD client. Prints one JSON line.
+argv: cold | warm N
+  cold: find_gateway (SSDP + description + GetStatusInfo) then AddPortMapping, timed apart
+  warm: one find_gateway, then N AddPortMapping calls (SOAP only), each timed
+"""
+
+import json
+import sys
+import time
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import react
+
+from ssdp_upnp.gateway_discovery import find_gateway
+from ssdp_upnp.interfaces import select_interfaces, system_interfaces
+
+
+async def main(reactor, mode, n="10"):
+    interfaces = select_interfaces(system_interfaces())
+    start = time.perf_counter()
+    gateway = await find_gateway(reactor, interfaces, timeout=10)
+    found = time.perf_counter()
+    if mode == "cold":
+        await gateway.add_mapping(8048, 8048, "TCP")
+        done = time.perf_counter()
+        print(json.dumps({"find": found - start, "add": done - found, "total": done - start}))
+        return
+    times = []
+    for _ in range(int(n)):
+        t = time.perf_counter()
+        await gateway.add_mapping(8048, 8048, "TCP")
+        times.append(time.perf_counter() - t)
+        await gateway.delete_mapping(8048, "TCP")
+    print(json.dumps({"add": times}))
+
+
+react(lambda reactor: Deferred.fromCoroutine(main(reactor, *sys.argv[1:])))
