@@ -1,0 +1,385 @@
+"""
+The seed's blocking API, on top of the Twisted services.
+
+    from ssdp_upnp.ssdp import Server, Client, Nat, gen_logger
+
+    Server(8048, 'blockchain', 'main').start()      # serves until stopped
+    Client('blockchain', 'main', queue).start()     # queue.get() -> ('198.51.100.11', 8048)
+    Nat().addPortForward(8011, 8015)                # ('203.0.113.2', 8015) or None
+
+Programs written for the seed keep working without knowing Twisted is there:
+one shared reactor runs in a daemon thread started on first use (see
+L{ssdp_upnp._runtime}). C{start()} returns at once and runs the object in a
+non-daemon thread, so a program whose main thread ends keeps serving until the
+process is told to stop; C{run()} does the same in the calling thread;
+C{stop()} works from any thread, any number of times, even before C{start()}.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+from zope.interface import implementer
+
+from ._runtime import CallTimeout, FacadeError, runtime
+from .advertiser import AdvertiserService
+from .discovery import DiscoveryService
+from .errors import SSDPUPnPError
+from .gateway_discovery import find_gateway
+from .interfaces import Interface, select_interfaces, system_interfaces
+from .node import NodeInfo, check_network, check_product
+from .peers import Peer, RemovalReason
+from .portmapping import Nat as TwistedNat
+from .state import default_state_path, load_state
+
+__all__ = ["CallTimeout", "Client", "FacadeError", "Nat", "Server", "gen_logger"]
+
+_LEVELS = {
+    LogLevel.debug: logging.DEBUG,
+    LogLevel.info: logging.INFO,
+    LogLevel.warn: logging.WARNING,
+    LogLevel.error: logging.ERROR,
+    LogLevel.critical: logging.CRITICAL,
+}
+_bridge_lock = threading.Lock()
+_bridged = False
+
+
+@implementer(ILogObserver)
+def _to_stdlib(event: dict[str, Any]) -> None:
+    namespace = str(event.get("log_namespace", "twisted"))
+    if not namespace.startswith("ssdp_upnp"):
+        return
+    level = _LEVELS.get(event.get("log_level", LogLevel.info), logging.INFO)
+    logger = logging.getLogger(namespace)
+    if logger.isEnabledFor(level):
+        text = formatEvent(event)
+        failure = event.get("log_failure")
+        if failure is not None:
+            text = f"{text}\n{failure.getTraceback()}"
+        logger.log(level, "%s", text)
+
+
+def _bridge_logging() -> None:
+    """Send ssdp_upnp's Twisted log events to stdlib logging (once)."""
+    global _bridged
+    with _bridge_lock:
+        if not _bridged:
+            globalLogPublisher.addObserver(_to_stdlib)
+            _bridged = True
+
+
+class _Formatter(logging.Formatter):
+    COLOURS = {
+        logging.DEBUG: "\033[36m",
+        logging.INFO: "\033[32m",
+        logging.WARNING: "\033[33m",
+        logging.ERROR: "\033[31m",
+        logging.CRITICAL: "\033[1;31m",
+    }
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)-8s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if self.colour:
+            return f"{self.COLOURS.get(record.levelno, '')}{text}\033[0m"
+        return text
+
+
+def gen_logger(name: str, level: str | int = "DEBUG") -> logging.Logger:
+    """
+    A stdlib logger writing readable lines to stderr (in colour on a terminal).
+    ssdp_upnp's own log events reach stdlib logging too (under C{ssdp_upnp.*}).
+    """
+    logger = logging.getLogger(name)
+    logger.setLevel(level if isinstance(level, int) else level.upper())
+    if not any(getattr(h, "_ssdp_upnp", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Formatter(colour=sys.stderr.isatty()))
+        handler._ssdp_upnp = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    library = logging.getLogger("ssdp_upnp")
+    if not library.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Formatter(colour=sys.stderr.isatty()))
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
+    _bridge_logging()
+    return logger
+
+
+def _install_sigterm() -> None:
+    """
+    Stop cleanly (byebye) on SIGTERM, if the program has no SIGTERM handler of
+    its own and this is the main thread. While the main thread still runs the
+    program, SystemExit ends it (and the exit handlers stop what runs); once it
+    has ended and only started servers keep the process, they are stopped and
+    the process ends normally.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+        def terminate(signum: int, frame: Any) -> None:
+            if threading.main_thread().is_alive():
+                raise SystemExit(128 + signum)
+            runtime.shutdown()
+
+        signal.signal(signal.SIGTERM, terminate)
+
+
+class _Runner:
+    """start/run/stop around a Twisted service, shared by Server and Client."""
+
+    #: whether start()'s thread lets the program end while it runs
+    daemon = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._service: Any = None
+        #: set once the service runs (or failed to start: see C{error})
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+
+    def _make_service(self, reactor: Any) -> Any:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Run in a new non-daemon thread; return at once. A no-op while running."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping.clear()
+            self.started.clear()
+            self._thread = threading.Thread(
+                target=self._serve, name=type(self).__name__, daemon=self.daemon
+            )
+            self._thread.start()
+        _install_sigterm()
+
+    def run(self) -> None:
+        """Run in the calling thread until L{stop} (or KeyboardInterrupt, which is re-raised)."""
+        self._stopping.clear()
+        self.started.clear()
+        self._serve()
+
+    def _serve(self) -> None:
+        _bridge_logging()
+        self.error = None
+        try:
+            runtime.call(self._start_service, timeout=30)
+        except BaseException as e:
+            self.error = e
+            self.started.set()
+            raise
+        runtime.live.add(self)
+        self.started.set()
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def _start_service(self) -> None:
+        service = self._make_service(runtime.reactor)
+        service.startService()
+        self._service = service
+
+    def stop(self) -> None:
+        """Stop (sending byebye for a server). From any thread, idempotent, fine before start."""
+        self._stopping.set()
+        runtime.live.discard(self)
+        service, self._service = self._service, None
+        if service is not None and runtime.reactor is not None:
+            try:
+                runtime.call(service.stopService, timeout=10)
+            except (SSDPUPnPError, FacadeError):
+                pass
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+
+class Server(_Runner):
+    """
+    Advertise this node: C{Server(8048, 'blockchain', 'main').start()}.
+
+    The uuid and boot id are kept in the default state file of
+    (product, network, port) unless C{state_file} says otherwise.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        product: str,
+        network: str = "main",
+        *,
+        interfaces: Sequence[Interface] | None = None,
+        state_file: str | None = None,
+        node_id: str | None = None,
+        max_age: int = 1800,
+    ) -> None:
+        super().__init__()
+        NodeInfo.create("00000000-0000-0000-0000-000000000000", product, network, port, node_id)
+        self.port = port
+        self.product = product
+        self.network = network
+        self.interfaces = interfaces
+        self.state_file = state_file
+        self.node_id = node_id
+        self.max_age = max_age
+        self.node: NodeInfo | None = None
+
+    def _make_service(self, reactor: Any) -> AdvertiserService:
+        from pathlib import Path
+
+        path = (
+            Path(self.state_file)
+            if self.state_file
+            else default_state_path(self.product, self.network, self.port)
+        )
+        state = load_state(path)
+        self.node = NodeInfo.create(state.uuid, self.product, self.network, self.port,
+                                    self.node_id)  # fmt: skip
+        interfaces = self.interfaces or select_interfaces(system_interfaces())
+        return AdvertiserService(self.node, state.boot_id, reactor, interfaces,
+                                 max_age=self.max_age)  # fmt: skip
+
+
+class _QueueObserver:
+    def __init__(self, added: queue_module.Queue[Any], removed: queue_module.Queue[Any] | None):
+        self.added = added
+        self.removed = removed
+
+    def peer_added(self, peer: Peer) -> None:
+        self.added.put((peer.host, peer.port))
+
+    def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
+        if self.removed is not None and reason is not RemovalReason.STOPPED:
+            self.removed.put((peer.host, peer.port))
+
+
+class Client(_Runner):
+    """
+    Discover peers: each peer's C{(ip, port)} is put into C{queue} once per
+    appearance (and into C{removed}, if given, when it leaves).
+
+    Unlike a L{Server}, a started client does not keep the program alive once
+    its main thread ends (nobody would read the queue); C{run()} blocks as usual.
+    """
+
+    daemon = True
+
+    def __init__(
+        self,
+        product: str,
+        network: str = "main",
+        queue: queue_module.Queue[Any] | None = None,
+        *,
+        removed: queue_module.Queue[Any] | None = None,
+        interfaces: Sequence[Interface] | None = None,
+        search_interval: float = 60.0,
+        exclude: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.product = check_product(product)
+        self.network = check_network(network)
+        self.queue: queue_module.Queue[Any] = queue if queue is not None else queue_module.Queue()
+        self.removed = removed
+        self.interfaces = interfaces
+        self.search_interval = search_interval
+        self.exclude = exclude
+        self.discovery: DiscoveryService | None = None
+
+    def _make_service(self, reactor: Any) -> DiscoveryService:
+        interfaces = self.interfaces or select_interfaces(system_interfaces())
+        service = DiscoveryService(
+            self.product, self.network, reactor, interfaces,
+            exclude=self.exclude, search_interval=self.search_interval,
+        )  # fmt: skip
+        service.observe(_QueueObserver(self.queue, self.removed))
+        self.discovery = service
+        return service
+
+    def peers(self) -> list[tuple[str, int]]:
+        """The live peers now."""
+        discovery = self.discovery
+        if discovery is None:
+            return []
+        peers: list[tuple[str, int]] = runtime.call(
+            lambda: [p.address for p in discovery.peers()], timeout=10
+        )
+        return peers
+
+
+class Nat:
+    """
+    Open a port on the LAN's router: C{Nat().addPortForward(8011, 8015)}.
+
+    Each call blocks for at most C{timeout} seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        protocol: str = "TCP",
+        lease: int = 3600,
+        timeout: float = 15.0,
+        interfaces: Sequence[Interface] | None = None,
+        description_url: str | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.interfaces = interfaces
+        self.description_url = description_url
+        self._nat = TwistedNat(self._find, protocol=protocol, lease=lease)
+
+    def _find(self) -> Any:
+        interfaces = self.interfaces or select_interfaces(system_interfaces())
+        return find_gateway(runtime.reactor, interfaces, description_url=self.description_url,
+                            timeout=min(self.timeout, 10.0))  # fmt: skip
+
+    def addPortForward(
+        self, internal_port: int, external_port: int, protocol: str | None = None
+    ) -> tuple[str, int] | None:
+        """C{(external_ip, external_port)}, or None: no gateway, a refusal, or no answer in time."""
+        _bridge_logging()
+        try:
+            forwarded: tuple[str, int] | None = runtime.call(
+                self._nat.addPortForward, internal_port, external_port, protocol,
+                timeout=self.timeout,
+            )  # fmt: skip
+            return forwarded
+        except CallTimeout:
+            logging.getLogger("ssdp_upnp").error("addPortForward: no answer in %ss", self.timeout)
+            return None
+
+    def removePortForward(self, external_port: int, protocol: str | None = None) -> bool:
+        """True if a forward of this host was removed; False otherwise (nothing there, timeout)."""
+        _bridge_logging()
+        try:
+            removed: bool = runtime.call(
+                self._nat.removePortForward, external_port, protocol, timeout=self.timeout
+            )
+            return removed
+        except CallTimeout:
+            logging.getLogger("ssdp_upnp").error("removePortForward: no answer in %ss",
+                                                 self.timeout)  # fmt: skip
+            return False

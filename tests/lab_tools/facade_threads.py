@@ -1,0 +1,120 @@
+"""
+Run inside a lab host: exercise the blocking facade's thread behaviour with
+real services, and print one JSON object of findings.
+"""
+
+import _thread
+import json
+import threading
+import time
+from queue import Queue
+
+from ssdp_upnp._runtime import FacadeError, runtime
+from ssdp_upnp.ssdp import Client, Nat, Server
+
+found = {}
+
+
+def udp_sockets_on(port):
+    hexport = f":{port:04X} "
+    with open("/proc/self/net/udp") as f:
+        return sum(1 for line in f if hexport in line.split(None, 3)[1] + " ")
+
+
+def own_threads():
+    return sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
+
+
+# 1. stop before start, twice
+server = Server(8048, "blockchain", "main")
+client = Client("blockchain", "main", Queue())
+server.stop()
+server.stop()
+client.stop()
+found["stop_before_start"] = "ok"
+
+# 2. repeated start/stop cycles
+cycles = []
+for _ in range(3):
+    server.start()
+    assert server.started.wait(20), "server did not start"
+    assert server.error is None, server.error
+    alive = server.is_alive() and udp_sockets_on(1900) == 1
+    server.stop()
+    server.join(20)
+    cycles.append(alive and not server.is_alive())
+found["cycles"] = cycles
+found["sockets_after_cycles"] = udp_sockets_on(1900)
+
+# 3. start and stop from several threads at once
+barrier = threading.Barrier(6)
+
+
+def starter():
+    barrier.wait()
+    server.start()
+
+
+threads = [threading.Thread(target=starter) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+server.started.wait(20)
+found["concurrent_start_sockets"] = udp_sockets_on(1900)
+barrier = threading.Barrier(6)
+
+
+def stopper():
+    barrier.wait()
+    server.stop()
+
+
+threads = [threading.Thread(target=stopper) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+server.join(20)
+found["concurrent_stop_sockets"] = udp_sockets_on(1900)
+
+# 4. run() in a thread, stopped from another
+runner = threading.Thread(target=client.run)
+runner.start()
+client.started.wait(20)
+found["client_run_sockets"] = udp_sockets_on(1900)
+threading.Timer(0.2, client.stop).start()
+runner.join(20)
+found["run_returned"] = not runner.is_alive()
+
+# 5. KeyboardInterrupt in run()
+threading.Timer(1.0, _thread.interrupt_main).start()
+try:
+    server.run()
+    found["keyboard_interrupt"] = "not raised"
+except KeyboardInterrupt:
+    found["keyboard_interrupt"] = "raised"
+found["sockets_after_interrupt"] = udp_sockets_on(1900)
+
+# 6. the facade refuses to run inside the reactor thread
+outcome = []
+
+
+def inside():
+    try:
+        Nat(timeout=2).addPortForward(8011, 8015)
+        outcome.append("no error")
+    except FacadeError as e:
+        outcome.append(f"FacadeError: {e}")
+
+
+runtime.reactor.callFromThread(inside)
+deadline = time.monotonic() + 10
+while not outcome and time.monotonic() < deadline:
+    time.sleep(0.05)
+found["inside_reactor"] = outcome[0] if outcome else "no answer"
+
+# 7. what is left: only the reactor thread, no SSDP socket
+found["threads_left"] = own_threads()
+found["sockets_left"] = udp_sockets_on(1900)
+print(json.dumps(found), flush=True)
