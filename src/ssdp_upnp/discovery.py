@@ -1,11 +1,9 @@
 """
 SSDP discovery: find the nodes of one product and network on the LAN.
 
-L{SSDPReceiver} is the datagram protocol shared by the search sockets and the
-NOTIFY listener: it decodes, checks the sender is on a LAN subnet, and hands
-messages on. L{DiscoveryService} searches from an ephemeral port on each
-interface (each M-SEARCH sent several times, then again every
-C{search_interval}), listens to NOTIFY on 1900, and keeps a
+L{DiscoveryService} searches from an ephemeral port on each interface
+(L{ssdp_upnp.searcher.Searcher}: each M-SEARCH sent several times, then again
+every C{search_interval}), listens to NOTIFY on 1900, and keeps a
 L{ssdp_upnp.peers.PeerTable}; observers hear of peers added and removed.
 L{discover} is the one-shot form.
 """
@@ -24,48 +22,18 @@ from twisted.internet.interfaces import (
     IReactorMulticast,
     IReactorTime,
 )
-from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from .errors import ConfigurationError
-from .inbound import DropLog, accept
+from .inbound import DropLog, MessageHandler, SSDPReceiver
 from .interfaces import Interface
-from .message import SSDP_PORT, Message, SearchRequest, encode
-from .multicast import close_multicast, join_group, send_to_group
+from .message import SSDP_PORT, Message
+from .multicast import close_multicast, join_group
 from .node import check_network, check_product, device_type
 from .peers import Departure, Peer, PeerAdded, PeerEvent, PeerRemoved, PeerTable, RemovalReason
 from .peers import read_message as read_peer_message
-
-MessageHandler = Callable[[Message, str, int, Interface], None]
-
-
-class SSDPReceiver(DatagramProtocol):
-    """
-    Decode datagrams from on-link senders and pass them to C{handler}; drop the
-    rest. One per port (a protocol has one transport); ports of one service
-    share their L{DropLog}.
-    """
-
-    log = Logger()
-    noisy = False
-
-    def __init__(
-        self, interfaces: Sequence[Interface], drops: DropLog, handler: MessageHandler
-    ) -> None:
-        self.interfaces = interfaces
-        self.handler = handler
-        self.drops = drops
-
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        accepted = accept(datagram, addr, self.interfaces, self.drops)
-        if accepted is None:
-            return
-        host, port = addr[0], addr[1]
-        try:
-            self.handler(accepted[0], host, port, accepted[1])
-        except Exception:
-            self.log.failure("handling a message from {host}:{port}", host=host, port=port)
+from .searcher import Searcher
 
 
 class PeerObserver(Protocol):
@@ -131,11 +99,11 @@ class DiscoveryService(Service):
         self.ssdp_port = ssdp_port
         self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
         self.drops = DropLog(SSDPReceiver.log, self.clock)
+        self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops, ttl=ttl,
+                                 ssdp_port=ssdp_port)  # fmt: skip
         self._observers: list[PeerObserver] = []
-        self._search_ports: list[tuple[Interface, IMulticastTransport]] = []
         self._notify_port: IMulticastTransport | None = None
         self._joined: list[Interface] = []
-        self._timers: set[IDelayedCall] = set()
         self._expiry: IDelayedCall | None = None
         self._waiters: list[tuple[Callable[[Peer], bool], Deferred[Peer]]] = []
         self.message_handlers: list[MessageHandler] = []
@@ -176,22 +144,19 @@ class DiscoveryService(Service):
 
     def search(self) -> None:
         """Send one search round now: each M-SEARCH C{search_repeats} times, spaced."""
-        datagram = encode(SearchRequest(st=self.search_target, mx=self.mx))
-        for i in range(self.search_repeats):
-            self._later(i * self.repeat_spacing, self._send_search, datagram)
+        self.searcher.search([self.search_target], self.mx, self.search_repeats,
+                             self.repeat_spacing)  # fmt: skip
 
     # -- service
 
     def startService(self) -> None:
         multicast: IReactorMulticast = self.reactor
+        self.searcher.open()
         try:
-            for interface in self.interfaces:
-                port = multicast.listenMulticast(0, self._receiver(), interface=interface.ip)
-                self._search_ports.append((interface, port))
-                port.setTTL(self.ttl)
             if self.listen_notify:
+                receiver = SSDPReceiver(self.interfaces, self.drops, self._message)
                 self._notify_port = multicast.listenMulticast(
-                    self.ssdp_port, self._receiver(), listenMultiple=True
+                    self.ssdp_port, receiver, listenMultiple=True
                 )
         except Exception:
             self._close_ports()
@@ -202,7 +167,7 @@ class DiscoveryService(Service):
                 join_group(self._notify_port, interface, self._joined)
         self.search()
         if self.search_interval is not None:
-            self._later(self.search_interval, self._search_again)
+            self.searcher.later(self.search_interval, self._search_again)
         self.log.info(
             "searching for {product} nodes of network {network} on {interfaces}",
             product=self.product,
@@ -212,10 +177,8 @@ class DiscoveryService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        for call in list(self._timers) + ([self._expiry] if self._expiry else []):
-            if call.active():
-                call.cancel()
-        self._timers.clear()
+        if self._expiry is not None and self._expiry.active():
+            self._expiry.cancel()
         self._expiry = None
         closing = self._close_ports()
         self._dispatch(self.table.clear())
@@ -223,35 +186,19 @@ class DiscoveryService(Service):
 
     # -- internals
 
-    def _receiver(self) -> SSDPReceiver:
-        return SSDPReceiver(self.interfaces, self.drops, self._message)
-
     def _close_ports(self) -> list[Deferred[None]]:
-        closing = [close_multicast(port, []) for _, port in self._search_ports]
-        self._search_ports.clear()
+        closing = self.searcher.close()
         notify, self._notify_port = self._notify_port, None
         if notify is not None:
             closing.append(close_multicast(notify, self._joined))
         return closing
-
-    def _later(self, delay: float, f: Callable[..., object], *args: Any) -> None:
-        def run() -> None:
-            self._timers.discard(call)
-            f(*args)
-
-        call = self.clock.callLater(delay, run)
-        self._timers.add(call)
 
     def _search_again(self) -> None:
         self.search()
         assert self.search_interval is not None
         # a little jitter so that nodes started together do not search in step
         jitter = self.rng.uniform(0.0, min(5.0, self.search_interval / 10.0))
-        self._later(self.search_interval + jitter, self._search_again)
-
-    def _send_search(self, datagram: bytes) -> None:
-        for interface, port in self._search_ports:
-            send_to_group(port, interface, [datagram], self.ssdp_port)
+        self.searcher.later(self.search_interval + jitter, self._search_again)
 
     def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
         for handler in self.message_handlers:

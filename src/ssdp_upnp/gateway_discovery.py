@@ -18,18 +18,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IMulticastTransport
 from twisted.logger import Logger
 
-from .discovery import SSDPReceiver
 from .errors import GatewayError, NoGatewayFound
 from .gateway import Gateway
 from .http import DEFAULT_TIMEOUT, default_http_client, http_request
 from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
 from .inbound import DropLog
 from .interfaces import Interface, interface_for
-from .message import SSDP_PORT, Message, SearchRequest, SearchResponse, encode
-from .multicast import close_multicast, send_to_group
+from .message import Message, SearchResponse
+from .searcher import Searcher
 
 log = Logger()
 
@@ -95,32 +93,17 @@ class _Search:
         self.mx = mx
         self.timeout = timeout
         self.result: Deferred[Gateway] = Deferred()
-        self.ports: list[tuple[Interface, IMulticastTransport]] = []
-        self.timers: list[IDelayedCall] = []
         self.seen: set[str] = set()
         self.failures: list[str] = []
         self.probes: list[Deferred[Gateway]] = []
         self.drops = DropLog(log, reactor)
+        self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops)
 
     def start(self) -> Deferred[Gateway]:
-        try:
-            for interface in self.interfaces:
-                receiver = SSDPReceiver(self.interfaces, self.drops, self._message)
-                port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
-                port.setTTL(2)
-                self.ports.append((interface, port))
-        except Exception:
-            self._close()
-            raise
-        datagrams = [encode(SearchRequest(st=st, mx=self.mx)) for st in GATEWAY_SEARCH_TARGETS]
-        for i in range(3):
-            self.timers.append(self.reactor.callLater(i * 0.5, self._send, datagrams))
-        self.timers.append(self.reactor.callLater(self.timeout, self._give_up))
+        self.searcher.open()
+        self.searcher.search(GATEWAY_SEARCH_TARGETS, self.mx)
+        self.searcher.later(self.timeout, self._give_up)
         return self.result
-
-    def _send(self, datagrams: list[bytes]) -> None:
-        for interface, port in self.ports:
-            send_to_group(port, interface, datagrams, SSDP_PORT)
 
     def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
         if self.result.called or not isinstance(message, SearchResponse):
@@ -162,13 +145,7 @@ class _Search:
         self.result.errback(NoGatewayFound(f"no usable gateway within {self.timeout}s: {why}"))
 
     def _close(self) -> None:
-        for timer in self.timers:
-            if timer.active():
-                timer.cancel()
-        self.timers.clear()
-        for _, port in self.ports:
-            close_multicast(port, [])
-        self.ports.clear()
+        self.searcher.close()
 
 
 def find_gateway(

@@ -11,10 +11,11 @@ event says how many were suppressed meanwhile.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from .errors import MessageError
@@ -71,3 +72,34 @@ def accept(
     except MessageError as e:
         drops.drop("malformed", host, port, detail=str(e))
         return None
+
+
+MessageHandler = Callable[[Message, str, int, Interface], None]
+
+
+class SSDPReceiver(DatagramProtocol):
+    """
+    Decode datagrams from on-link senders and pass them to C{handler}; drop the
+    rest. One per port (a protocol has one transport); ports of one service
+    share their L{DropLog}.
+    """
+
+    log = Logger()
+    noisy = False
+
+    def __init__(
+        self, interfaces: Sequence[Interface], drops: DropLog, handler: MessageHandler
+    ) -> None:
+        self.interfaces = interfaces
+        self.handler = handler
+        self.drops = drops
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        accepted = accept(datagram, addr, self.interfaces, self.drops)
+        if accepted is None:
+            return
+        host, port = addr[0], addr[1]
+        try:
+            self.handler(accepted[0], host, port, accepted[1])
+        except Exception:
+            self.log.failure("handling a message from {host}:{port}", host=host, port=port)

@@ -1,0 +1,245 @@
+"""
+ssdp-upnp: look at the LAN and the router from a shell.
+
+    ssdp-upnp search [--st ST] [--timeout S] [--interface IP]
+    ssdp-upnp peers --product P [--network N]
+    ssdp-upnp advertise --product P --port N [--network N] [--duration S]
+    ssdp-upnp nat status | external-ip | list
+    ssdp-upnp nat add INTERNAL [EXTERNAL] [--udp] [--lease S]
+    ssdp-upnp nat remove EXTERNAL [--udp]
+
+Tables for people, C{--json} for scripts. Exit status: 0 done, 1 failed (no
+gateway, a refusal, nothing in time), 2 bad usage. Built on the Deferred API
+and C{task.react}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import deferLater, react
+from twisted.logger import Logger
+
+from .advertiser import AdvertiserService
+from .discovery import discover
+from .errors import ConfigurationError, NoSuchEntryInArray, SSDPUPnPError
+from .gateway import Gateway
+from .gateway_discovery import find_gateway
+from .inbound import DropLog
+from .interfaces import Interface, select_interfaces, system_interfaces
+from .message import Message, Notify, SearchResponse
+from .node import NodeInfo
+from .searcher import Searcher
+from .state import default_state_path, load_state
+
+log = Logger()
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(row.get(c, "") if row.get(c) is not None else "") for c in columns]
+             for row in rows]  # fmt: skip
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _emit(args: argparse.Namespace, data: Any, columns: Sequence[str] | None = None) -> None:
+    if args.json:
+        print(json.dumps(data, indent=None, sort_keys=True))
+    elif columns is not None:
+        print(_table(data, columns))
+    elif isinstance(data, dict):
+        width = max(len(k) for k in data)
+        for key, value in data.items():
+            print(f"{key.ljust(width)}  {value}")
+    else:
+        print(data)
+
+
+def _interfaces(args: argparse.Namespace) -> list[Interface]:
+    return select_interfaces(system_interfaces(), args.interface or [])
+
+
+async def _search(reactor: Any, args: argparse.Namespace) -> None:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def seen(message: Message, host: str, port: int, interface: Interface) -> None:
+        if isinstance(message, SearchResponse):
+            usn, st, kind = message.usn, message.st, "response"
+        elif isinstance(message, Notify):
+            usn, st, kind = message.usn, message.nt, message.nts.value
+        else:
+            return
+        key = (usn, host)
+        if key not in found:
+            found[key] = {"usn": usn, "st": st, "location": message.location, "host": host,
+                          "server": message.server, "seen_as": kind}  # fmt: skip
+
+    searcher = Searcher(reactor, _interfaces(args), seen, DropLog(log, reactor))
+    searcher.open()
+    searcher.search([args.st], args.mx)
+    try:
+        await deferLater(reactor, args.timeout, lambda: None)
+    finally:
+        await gatherResults(searcher.close())
+    rows = sorted(found.values(), key=lambda r: (r["host"], r["usn"]))
+    _emit(args, rows, ["host", "st", "usn", "location", "server"])
+
+
+async def _peers(reactor: Any, args: argparse.Namespace) -> None:
+    peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
+                           timeout=args.timeout, mx=args.mx)  # fmt: skip
+    rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
+             "network": p.network, "location": p.location} for p in peers]  # fmt: skip
+    _emit(args, rows, ["host", "port", "uuid", "node_id", "location"])
+
+
+async def _advertise(reactor: Any, args: argparse.Namespace) -> None:
+    path = args.state_file or default_state_path(args.product, args.network, args.port)
+    state = load_state(Path(path), args.uuid)
+    node = NodeInfo.create(state.uuid, args.product, args.network, args.port, args.node_id)
+    service = AdvertiserService(node, state.boot_id, reactor, _interfaces(args))
+    service.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+    _emit(args, {"uuid": node.uuid, "boot_id": state.boot_id,
+                 "locations": sorted(service.locations.values())})  # fmt: skip
+    sys.stdout.flush()
+    if args.duration:
+        await deferLater(reactor, args.duration, lambda: None)
+        await service.stopService()
+    else:
+        await Deferred()  # until the process is told to stop (SIGINT, SIGTERM)
+
+
+async def _gateway(reactor: Any, args: argparse.Namespace) -> Gateway:
+    return await find_gateway(reactor, _interfaces(args), description_url=args.gateway_url,
+                              timeout=args.timeout)  # fmt: skip
+
+
+async def _nat(reactor: Any, args: argparse.Namespace) -> None:
+    gateway = await _gateway(reactor, args)
+    protocol = "UDP" if getattr(args, "udp", False) else "TCP"
+    if args.nat_command == "status":
+        status = await gateway.get_status()
+        address = await gateway.get_external_ip()
+        _emit(args, {
+            "gateway": gateway.description.url, "service": gateway.service.service_type,
+            "status": status.status, "uptime": status.uptime, "external_ip": address.ip,
+            "double_nat": address.double_nat, "local_address": gateway.local_address,
+        })  # fmt: skip
+    elif args.nat_command == "external-ip":
+        address = await gateway.get_external_ip()
+        _emit(args, asdict(address) if args.json else address.ip)
+    elif args.nat_command == "list":
+        rows = [asdict(m) for m in await gateway.list_mappings()]
+        _emit(args, rows, ["protocol", "external_port", "internal_client", "internal_port",
+                           "lease", "description"])  # fmt: skip
+    elif args.nat_command == "add":
+        external = args.external or args.internal
+        mapping = await gateway.add_mapping(external, args.internal, protocol, lease=args.lease,
+                                            description=args.description)  # fmt: skip
+        address = await gateway.get_external_ip()
+        _emit(args, {**asdict(mapping), "external_ip": address.ip})
+    elif args.nat_command == "remove":
+        existing = await gateway.get_mapping(args.external, protocol)
+        if existing is None:
+            raise NoSuchEntryInArray(714, f"no {protocol} mapping of port {args.external}",
+                                     "remove")  # fmt: skip
+        await gateway.delete_mapping(args.external, protocol)
+        _emit(args, {"removed": asdict(existing)} if args.json else
+              f"removed {protocol} {args.external}")  # fmt: skip
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ssdp-upnp", description=__doc__.split("\n")[1])
+    top.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, timeout: float) -> None:
+        p.add_argument(
+            "--interface",
+            "-i",
+            action="append",
+            help="interface name or IPv4 address (repeatable; default: all LAN)",
+        )
+        p.add_argument("--timeout", type=float, default=timeout, help="seconds to wait")
+        p.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="print JSON instead of tables",
+        )
+
+    search = sub.add_parser("search", help="list every SSDP answer on the LAN")
+    common(search, 3.0)
+    search.add_argument("--st", default="ssdp:all", help="search target (default ssdp:all)")
+    search.add_argument("--mx", type=int, default=2, choices=range(1, 6), metavar="1-5")
+
+    peers = sub.add_parser("peers", help="find the nodes of a product and network")
+    common(peers, 3.0)
+    peers.add_argument("--product", required=True)
+    peers.add_argument("--network", default="main")
+    peers.add_argument("--mx", type=int, default=2, choices=range(1, 6), metavar="1-5")
+
+    adv = sub.add_parser("advertise", help="advertise a node until stopped")
+    common(adv, 0.0)
+    adv.add_argument("--product", required=True)
+    adv.add_argument("--port", type=int, required=True)
+    adv.add_argument("--network", default="main")
+    adv.add_argument("--node-id")
+    adv.add_argument("--uuid")
+    adv.add_argument("--state-file")
+    adv.add_argument("--duration", type=float, default=0, help="stop after S seconds")
+
+    nat = sub.add_parser("nat", help="the UPnP gateway (router)")
+    nat_sub = nat.add_subparsers(dest="nat_command", required=True)
+    for name, text in (("status", "connection status and external address"),
+                       ("external-ip", "the external address"),
+                       ("list", "every port mapping")):  # fmt: skip
+        p = nat_sub.add_parser(name, help=text)
+        common(p, 5.0)
+        p.add_argument("--gateway-url", help="the gateway's description URL (skips SSDP)")
+    add = nat_sub.add_parser("add", help="forward a port to this host")
+    common(add, 5.0)
+    add.add_argument("--gateway-url")
+    add.add_argument("internal", type=int)
+    add.add_argument("external", type=int, nargs="?")
+    add.add_argument("--udp", action="store_true")
+    add.add_argument("--lease", type=int, default=3600)
+    add.add_argument("--description", default="ssdp-upnp")
+    remove = nat_sub.add_parser("remove", help="remove a forward of this host")
+    common(remove, 5.0)
+    remove.add_argument("--gateway-url")
+    remove.add_argument("external", type=int)
+    remove.add_argument("--udp", action="store_true")
+    return top
+
+
+COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": _nat}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+
+    async def run(reactor: Any) -> None:
+        try:
+            await COMMANDS[args.command](reactor, args)
+        except (SSDPUPnPError, ConfigurationError, OSError) as e:
+            print(f"ssdp-upnp: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    react(lambda reactor: Deferred.fromCoroutine(run(reactor)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""
+M-SEARCH from an ephemeral port on each interface, shared by peer discovery,
+gateway discovery and the command line.
+
+A control point must not search from port 1900 (PROTOCOL.md). L{Searcher}
+opens one port per interface, bound to the interface's address, sends each
+M-SEARCH several times a little apart (UDP is lossy), and hands every answer
+that passes the inbound checks to its handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IMulticastTransport
+
+from .inbound import DropLog, MessageHandler, SSDPReceiver
+from .interfaces import Interface
+from .message import SSDP_PORT, SearchRequest, encode
+from .multicast import close_multicast, send_to_group
+
+
+class Searcher:
+    def __init__(
+        self,
+        reactor: Any,
+        interfaces: Sequence[Interface],
+        handler: MessageHandler,
+        drops: DropLog,
+        *,
+        ttl: int = 2,
+        ssdp_port: int = SSDP_PORT,
+    ) -> None:
+        self.reactor = reactor
+        self.interfaces = list(interfaces)
+        self.handler = handler
+        self.drops = drops
+        self.ttl = ttl
+        self.ssdp_port = ssdp_port
+        self.ports: list[tuple[Interface, IMulticastTransport]] = []
+        self._timers: set[IDelayedCall] = set()
+
+    def open(self) -> None:
+        """Open a port on each interface; on failure close what was opened and raise."""
+        try:
+            for interface in self.interfaces:
+                receiver = SSDPReceiver(self.interfaces, self.drops, self.handler)
+                port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
+                port.setTTL(self.ttl)
+                self.ports.append((interface, port))
+        except Exception:
+            self.close()
+            raise
+
+    def search(
+        self, targets: Sequence[str], mx: int, repeats: int = 3, spacing: float = 0.5
+    ) -> None:
+        """Send an M-SEARCH per target on each interface, C{repeats} times C{spacing} apart."""
+        datagrams = [encode(SearchRequest(st=st, mx=mx)) for st in targets]
+        for i in range(repeats):
+            self.later(i * spacing, self._send, datagrams)
+
+    def later(self, delay: float, f: Any, *args: Any) -> None:
+        """Call C{f(*args)} after C{delay} seconds unless L{close} comes first."""
+
+        def run() -> None:
+            self._timers.discard(call)
+            f(*args)
+
+        call = self.reactor.callLater(delay, run)
+        self._timers.add(call)
+
+    def _send(self, datagrams: list[bytes]) -> None:
+        for interface, port in self.ports:
+            send_to_group(port, interface, datagrams, self.ssdp_port)
+
+    def close(self) -> list[Deferred[None]]:
+        """Cancel what is scheduled and close the ports; the Deferreds fire when closed."""
+        for call in list(self._timers):
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        closing = [close_multicast(port, []) for _, port in self.ports]
+        self.ports.clear()
+        return closing
