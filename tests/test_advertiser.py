@@ -307,3 +307,18 @@ def test_second_address_of_a_joined_device_is_not_an_error(
     joined: list[Interface] = []
     d = join_group(port, ETH0, joined)
     assert result_of(d) is None and joined == []
+
+
+def test_many_sources_are_bounded_in_total(reactor: MemoryMulticastReactor) -> None:
+    service, udp = start(reactor)
+    reactor.advance(1)
+    udp.take()
+    for i in range(250):  # 250 sources, each within its own limit
+        for _ in range(3):
+            udp.deliver(search(mx=1), (f"198.51.100.{i + 2}", 1900))
+    reactor.advance(1.0)
+    sent = udp.take()
+    # 250 x 3 x 4 = 3000 replies asked for; the total bucket (400 + 200/s) bounds them
+    assert 400 <= len(sent) <= 600
+    # counted once per refused search (its remaining answers go with it)
+    assert service.protocol.drops.counts["total reply rate limit"] >= 600

@@ -85,6 +85,8 @@ class SSDPAdvertiser(DatagramProtocol):
         server: str = SERVER,
         replies_per_second: float = 20.0,
         reply_burst: float = 40.0,
+        total_replies_per_second: float = 200.0,
+        total_reply_burst: float = 400.0,
         max_pending: int = 2048,
         alive_repeats: int = 3,
         alive_spacing: float = 0.3,
@@ -100,7 +102,9 @@ class SSDPAdvertiser(DatagramProtocol):
         self.rng = rng or random.SystemRandom()
         self.max_age = max_age
         self.server = server
+        # per source, and in all: many sources (spoofed or not) must not add up to a flood
         self.limiter = RateLimiter(replies_per_second, reply_burst, max_keys=4096)
+        self.total_limiter = RateLimiter(total_replies_per_second, total_reply_burst, max_keys=1)
         self.max_pending = max_pending
         self.alive_repeats = alive_repeats
         self.alive_spacing = alive_spacing
@@ -143,6 +147,9 @@ class SSDPAdvertiser(DatagramProtocol):
                 return
             if not self.limiter.allow(host, now):
                 self.drops.drop("reply rate limit", host, port)
+                return
+            if not self.total_limiter.allow("*", now):
+                self.drops.drop("total reply rate limit", host, port)
                 return
             delay = self.rng.uniform(0.0, window)
             self._schedule(self._pending, delay, self._reply, answer, location, host, port)
