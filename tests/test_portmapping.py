@@ -260,3 +260,29 @@ def test_nat_without_gateway_says_none_and_retries_later() -> None:
     router.down = False
     assert result_of(nat.addPortForward(8011, 8015)) == ("203.0.113.2", 8015)
     assert finder.calls == 2
+
+
+def test_search_ends_once_no_more_answers_are_due() -> None:
+    reactor = MemoryMulticastReactor()
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=10, mx=2)
+    reactor.advance(3.4)  # last search at 1.0 s, answers due until 1.0 + MX(2)
+    assert not d.called
+    reactor.advance(0.1)
+    assert "no answer to the IGD searches" in str(failure_of(d).value)
+    assert reactor.getDelayedCalls() == []
+
+
+def test_failed_candidates_end_the_search_when_no_more_answers_are_due() -> None:
+    reactor = MemoryMulticastReactor()
+    router = Router()
+    site = igd_site(router, services={})  # a device without a connection service
+    d = find_gateway(reactor, [ETH0], http=StubTreq(site), timeout=10, mx=1)
+    (port,) = reactor.open_ports()
+    reactor.advance(0.5)
+    port.deliver(answer(), ("198.51.100.1", 1900))  # probed at once, and unusable
+    reactor.advance(1.9)
+    assert not d.called  # another gateway may still answer until 1.0 + MX
+    reactor.advance(0.1)
+    failure = failure_of(d)
+    assert "no WANIPConnection or WANPPPConnection service" in str(failure.value)
+    assert reactor.getDelayedCalls() == []

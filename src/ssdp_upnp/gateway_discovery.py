@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 
 from .errors import GatewayError, NoGatewayFound
@@ -30,6 +30,8 @@ from .message import Message, SearchResponse
 from .searcher import Searcher
 
 log = Logger()
+SEARCH_REPEATS = 3
+SEARCH_SPACING = 0.5
 
 
 def route_source(host: str) -> str:
@@ -95,15 +97,25 @@ class _Search:
         self.result: Deferred[Gateway] = Deferred()
         self.seen: set[str] = set()
         self.failures: list[str] = []
-        self.probes: list[Deferred[Gateway]] = []
+        self.probes: dict[str, Deferred[Gateway]] = {}
+        self.answers_over = False
         self.drops = DropLog(log, reactor)
         self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops)
 
     def start(self) -> Deferred[Gateway]:
         self.searcher.open()
-        self.searcher.search(GATEWAY_SEARCH_TARGETS, self.mx)
+        self.searcher.search(GATEWAY_SEARCH_TARGETS, self.mx, SEARCH_REPEATS, SEARCH_SPACING)
         self.searcher.later(self.timeout, self._give_up)
+        # no answer is due later than MX after the last search: if every candidate has
+        # failed by then, say so at once instead of waiting for the deadline
+        last_search = (SEARCH_REPEATS - 1) * SEARCH_SPACING
+        self.searcher.later(min(self.timeout, last_search + self.mx + 0.5), self._answers_over)
         return self.result
+
+    def _answers_over(self) -> None:
+        self.answers_over = True
+        if not self.probes:
+            self._give_up()
 
     def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
         if self.result.called or not isinstance(message, SearchResponse):
@@ -122,16 +134,22 @@ class _Search:
         probe = Deferred.fromCoroutine(
             probe_gateway(self.reactor, self.http, location, local.ip, self.timeout)
         )
-        self.probes.append(probe)
+        self.probes[location] = probe
         probe.addCallbacks(self._found, self._failed, errbackArgs=(location,))
 
     def _found(self, gateway: Gateway) -> None:
+        self.probes = {k: v for k, v in self.probes.items() if not v.called}
         if not self.result.called:
             self._close()
             self.result.callback(gateway)
 
     def _failed(self, failure: Any, location: str) -> None:
+        self.probes.pop(location, None)
+        if failure.check(CancelledError):
+            return
         self.failures.append(f"{location}: {failure.getErrorMessage()}")
+        if self.answers_over and not self.probes:
+            self._give_up()
         log.info("gateway candidate {location} unusable: {error}", location=location,
                  error=failure.getErrorMessage())  # fmt: skip
 
@@ -139,10 +157,12 @@ class _Search:
         if self.result.called:
             return
         self._close()
-        for probe in self.probes:
+        for location in self.probes:
+            self.failures.append(f"{location}: no complete answer in {self.timeout}s")
+        for probe in list(self.probes.values()):
             probe.cancel()
         why = "; ".join(self.failures) or "no answer to the IGD searches"
-        self.result.errback(NoGatewayFound(f"no usable gateway within {self.timeout}s: {why}"))
+        self.result.errback(NoGatewayFound(f"no usable gateway found: {why}"))
 
     def _close(self) -> None:
         self.searcher.close()

@@ -10,6 +10,7 @@ argv: [--url DESCRIPTION_URL] COMMAND ARGS...
 
 import dataclasses
 import json
+import resource
 import sys
 import time
 
@@ -67,10 +68,14 @@ async def main(reactor, *argv):
             "result": plain(result), "igd2": gateway.is_igd2,
             "service": gateway.service.service_type, "local": gateway.local_address,
             "find_seconds": found - started, "call_seconds": done - found,
+            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }), flush=True)  # fmt: skip
     except SSDPUPnPError as e:
-        print(json.dumps({"error": type(e).__name__, "code": getattr(e, "code", None),
-                          "message": str(e)}), flush=True)  # fmt: skip
+        print(json.dumps({
+            "error": type(e).__name__, "code": getattr(e, "code", None), "message": str(e),
+            "elapsed": time.perf_counter() - started,
+            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        }), flush=True)  # fmt: skip
         raise SystemExit(1) from None
 
 
