@@ -380,3 +380,23 @@ def test_http_deadline_covers_the_body() -> None:
 def test_description_is_parsed_from_url_relative(tmp_path: Any) -> None:
     desc = parse_gateway_description(igd_description(service_xml(WAN_IP_1, "/c")), URL)
     assert isinstance(desc, GatewayDescription) and desc.url == URL
+
+
+class Silent(Resource):
+    """Accepts the request and never answers (a hung router)."""
+
+    isLeaf = True
+
+    def render_POST(self, request: Any) -> int:
+        from twisted.web.server import NOT_DONE_YET
+
+        return NOT_DONE_YET
+
+    render_GET = render_POST
+
+
+def test_http_deadline_covers_waiting_for_the_headers() -> None:
+    clock = Clock()
+    d = http_request(clock, StubTreq(Silent()), "GET", URL, timeout=5)
+    clock.advance(5)
+    assert "no complete answer in 5" in str(failure_of(d).value)

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, ResponseDone
+from twisted.web.client import Agent, ResponseDone, ResponseNeverReceived
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
@@ -106,6 +106,10 @@ async def _exchange(
         )
     except CancelledError:
         raise
+    except ResponseNeverReceived as e:
+        if any(reason.check(CancelledError) for reason in e.reasons):
+            raise CancelledError() from None  # our deadline, reported as such
+        raise GatewayHTTPError(f"{method} {url}: no response: {e}") from e
     except Exception as e:
         raise GatewayHTTPError(f"{method} {url}: {e.__class__.__name__}: {e}") from e
     if 300 <= response.code < 400:
