@@ -10,7 +10,6 @@ argv: [--url DESCRIPTION_URL] COMMAND ARGS...
 
 import dataclasses
 import json
-import resource
 import sys
 import time
 
@@ -20,6 +19,15 @@ from twisted.internet.task import react
 from ssdp_upnp.errors import SSDPUPnPError
 from ssdp_upnp.gateway_discovery import find_gateway
 from ssdp_upnp.interfaces import select_interfaces, system_interfaces
+
+
+def peak_rss_kb():
+    """VmHWM: this process image's peak resident set (ru_maxrss would carry the parent's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def plain(value):
@@ -68,13 +76,13 @@ async def main(reactor, *argv):
             "result": plain(result), "igd2": gateway.is_igd2,
             "service": gateway.service.service_type, "local": gateway.local_address,
             "find_seconds": found - started, "call_seconds": done - found,
-            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "maxrss_kb": peak_rss_kb(),
         }), flush=True)  # fmt: skip
     except SSDPUPnPError as e:
         print(json.dumps({
             "error": type(e).__name__, "code": getattr(e, "code", None), "message": str(e),
             "elapsed": time.perf_counter() - started,
-            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "maxrss_kb": peak_rss_kb(),
         }), flush=True)  # fmt: skip
         raise SystemExit(1) from None
 
