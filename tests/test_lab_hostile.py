@@ -100,5 +100,5 @@ def test_subscribe_to_our_description_server_is_refused(lab: Lab, tmp_path: Path
     )
     done = lab.run("h3", [PYTHON, "-c", script, location], timeout=30)
     # the description refuses the method; there is no eventing URL to subscribe to
-    assert done.stdout.split() == ["501", "404", "404"], done.stdout + done.stderr
+    assert done.stdout.split() == ["405", "404", "404"], done.stdout + done.stderr
     # (the fixture checks that nothing called back to the CALLBACK host, h2)

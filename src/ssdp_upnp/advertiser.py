@@ -252,6 +252,15 @@ class _Document(Resource):
     def render_HEAD(self, request: IRequest) -> bytes:
         return self.render_GET(request)
 
+    def render(self, request: IRequest) -> bytes:
+        if request.method in (b"GET", b"HEAD"):
+            return super().render(request)  # type: ignore[no-any-return]
+        # SUBSCRIBE, POST, ...: no eventing, no control (and no twisted.web error page)
+        request.setResponseCode(405)
+        request.setHeader(b"allow", b"GET, HEAD")
+        request.setHeader(b"content-type", b"text/plain")
+        return b"405 method not allowed\n"
+
 
 class _Documents(Resource):
     def __init__(self, documents: dict[bytes, bytes]) -> None:
@@ -261,7 +270,7 @@ class _Documents(Resource):
     def getChild(self, path: bytes, request: IRequest) -> IResource:
         body = self.documents.get(path)
         if body is None or request.postpath:
-            return notFound()
+            return notFound("Not Found", "")
         return _Document(body)
 
 
