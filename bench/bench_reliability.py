@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
@@ -30,10 +31,11 @@ def row(*cells: object) -> None:
     print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
-def flood(lab: Lab, seconds: float, rate: float, *sources: str) -> dict:
+def flood(lab: Lab, seconds: float, rate: float, *sources: str) -> dict[str, Any]:
     argv = [PY, str(TOOLS / "flood.py"), str(seconds), str(rate), *sources]
     done = lab.run("h2", argv, timeout=seconds + 60)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def amplification() -> None:
@@ -47,7 +49,7 @@ def amplification() -> None:
                                 f"{lab.state}/n.json"])  # fmt: skip
         node.wait_for_line(lambda line: "advertising" in line, 20)
 
-        def report(label: str, result: dict, seconds: float) -> None:
+        def report(label: str, result: dict[str, Any], seconds: float) -> None:
             ratio = result["bytes_received"] / max(1, result["bytes_sent"])
             after = result["last_reply_after_flood"]
             row(label, result["searches_sent"], result["bytes_sent"],

@@ -171,6 +171,7 @@ class Control(Resource):
         assert service_type == self.service_type, (service_type, self.service_type)
         root = etree.fromstring(request.content.read())
         body = root.find(f"{{{SOAP_ENV}}}Body")
+        assert body is not None
         call = body[0]
         assert call.tag == f"{{{service_type}}}{action}"
         args = {child.tag: child.text or "" for child in call}

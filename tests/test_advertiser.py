@@ -13,6 +13,7 @@ from helpers import ETH0, ETH1, MaxRandom, decoded, make_node, result_of
 from ssdp_upnp.advertiser import AdvertiserService, DescriptionSite
 from ssdp_upnp.description import read_node_description
 from ssdp_upnp.errors import ConfigurationError
+from ssdp_upnp.interfaces import Interface
 from ssdp_upnp.message import (
     NTS,
     SSDP_GROUP,
@@ -38,9 +39,9 @@ def reactor() -> MemoryMulticastReactor:
 
 def start(
     reactor: MemoryMulticastReactor,
-    interfaces: list = [ETH0],  # noqa: B006
+    interfaces: list[Interface] = [ETH0],  # noqa: B006
     rng: random.Random | None = None,
-    **kw: object,
+    **kw: Any,
 ) -> tuple[AdvertiserService, MemoryDatagramPort]:
     service = AdvertiserService(
         make_node(), 5, reactor, interfaces, rng=rng or random.Random(7), **kw
@@ -262,7 +263,7 @@ def test_memory_ports_provide_their_interfaces(reactor: MemoryMulticastReactor) 
 def test_description_server() -> None:
     node = make_node(node_id="n-1")
     site = DescriptionSite(node)
-    stub = StubTreq(site.resource)
+    stub: Any = StubTreq(site.resource)  # its request methods are made at run time
     response = result_of(stub.get("http://198.51.100.11/description.xml"))
     assert response.code == 200
     assert response.headers.getRawHeaders("content-type") == ['text/xml; charset="utf-8"']
@@ -295,7 +296,6 @@ def test_second_address_of_a_joined_device_is_not_an_error(
     from twisted.internet import error
     from twisted.internet.defer import fail
 
-    from ssdp_upnp.interfaces import Interface
     from ssdp_upnp.multicast import join_group
 
     class AlreadyMember(MemoryDatagramPort):

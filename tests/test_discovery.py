@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import CancelledError
 
-from helpers import ETH0, UUID_A, UUID_B, decoded, make_node, result_of
+from helpers import ETH0, UUID_A, UUID_B, decoded, failure_of, make_node, result_of
 from ssdp_upnp.advertiser import SSDPAdvertiser
 from ssdp_upnp.discovery import DiscoveryService, discover
 from ssdp_upnp.errors import ConfigurationError
@@ -221,8 +221,7 @@ def test_wait_for_peer(reactor: MemoryMulticastReactor) -> None:
     assert result_of(service.wait_for_peer()).uuid in (UUID_A, UUID_B)  # already there
     pending = service.wait_for_peer(lambda p: False)
     pending.cancel()
-    assert isinstance(pending.result.value, CancelledError)
-    pending.addErrback(lambda f: None)
+    assert isinstance(failure_of(pending).value, CancelledError)
 
 
 def test_stop_closes_everything(reactor: MemoryMulticastReactor) -> None:

@@ -195,7 +195,8 @@ def test_double_nat(ip: str, double: bool) -> None:
 
 def gateway(router: Router, **kw: Any) -> Gateway:
     stub = StubTreq(igd_site(router, **kw))
-    return result_of(Deferred_from(probe_gateway(Clock(), stub, URL, ME)))
+    found: Gateway = result_of(Deferred_from(probe_gateway(Clock(), stub, URL, ME)))
+    return found
 
 
 def Deferred_from(coro: Any) -> Any:

@@ -118,7 +118,8 @@ def _node(lan: MemoryLAN, ip: str, tmp_path: Path, *argv: str) -> Any:
 
 def test_two_nodes_find_each_other_and_log_it(tmp_path: Path) -> None:
     events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
+    observer: Any = events.append
+    globalLogPublisher.addObserver(observer)
     try:
         lan = MemoryLAN()
         a = _node(lan, "198.51.100.11", tmp_path, "--product", "blockchain", "--port", "8048")
@@ -150,4 +151,4 @@ def test_two_nodes_find_each_other_and_log_it(tmp_path: Path) -> None:
         for reactor in lan.hosts.values():
             assert reactor.open_ports() == [] and reactor.getDelayedCalls() == []
     finally:
-        globalLogPublisher.removeObserver(events.append)
+        globalLogPublisher.removeObserver(observer)
