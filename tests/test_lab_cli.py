@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import _lab_reason
+from conftest import require_lab
 from netlab import ROUTER_LAN, ROUTER_WAN, Lab
 
 pytestmark = pytest.mark.lab
@@ -24,10 +22,7 @@ H1, H2 = "198.51.100.11", "198.51.100.12"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
-    if shutil.which("miniupnpd") is None and not Path("/usr/sbin/miniupnpd").exists():
-        pytest.skip("miniupnpd is not installed (miniupnpd-nftables)")
+    require_lab("miniupnpd", "nft")
     with Lab(hosts=2, router=True) as made:
         made.start_miniupnpd()
         node = made.spawn("h1", CLI + ["advertise", "--product", "blockchain", "--port", "8048",
@@ -94,8 +89,7 @@ def test_nat_commands(lab: Lab) -> None:
 
 
 def test_no_gateway_is_exit_status_one() -> None:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
+    require_lab()
     with Lab(hosts=1) as bare:
         done = bare.run("h1", CLI + ["nat", "status", "--timeout", "1.5"], timeout=30)
     assert done.returncode == 1

@@ -6,14 +6,13 @@ the seed's sample program unchanged in its three modes, and the thread rules.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import _lab_reason
+from conftest import require_lab
 from netlab import ROUTER_WAN, Lab
 
 pytestmark = pytest.mark.lab
@@ -23,15 +22,8 @@ PYTHON = sys.executable
 SAMPLE = str(TOOLS / "seed_sample.py")
 
 
-def need_lab() -> None:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
-
-
 def test_seed_sample_program_in_its_three_modes(tmp_path: Path) -> None:
-    need_lab()
-    if shutil.which("miniupnpd") is None and not Path("/usr/sbin/miniupnpd").exists():
-        pytest.skip("miniupnpd is not installed (miniupnpd-nftables)")
+    require_lab("miniupnpd", "nft")
     env = {"XDG_STATE_HOME": str(tmp_path)}
     with Lab(hosts=2, router=True) as lab:
         lab.start_miniupnpd()
@@ -53,7 +45,7 @@ def test_seed_sample_program_in_its_three_modes(tmp_path: Path) -> None:
 
 
 def test_thread_rules(tmp_path: Path) -> None:
-    need_lab()
+    require_lab()
     with Lab(hosts=1) as lab:
         done = lab.run("h1", [PYTHON, str(TOOLS / "facade_threads.py")], timeout=120)
         env_note = done.stdout + done.stderr

@@ -7,7 +7,6 @@ down and up.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import _lab_reason
+from conftest import require_lab
 from netlab import MINIUPNPD_HTTP_PORT, ROUTER_LAN, Lab
 
 pytestmark = pytest.mark.lab
@@ -31,10 +30,7 @@ H1 = "198.51.100.11"
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
-    if shutil.which("miniupnpd") is None and not Path("/usr/sbin/miniupnpd").exists():
-        pytest.skip("miniupnpd is not installed (miniupnpd-nftables)")
+    require_lab("miniupnpd", "nft")
     with Lab(hosts=2, router=True) as made:
         made.start_miniupnpd()
         yield made

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import _lab_reason
+from conftest import require_lab
 from netlab import Lab
 
 pytestmark = pytest.mark.lab
@@ -31,8 +31,7 @@ TOTAL_BURST, TOTAL_RATE = 400, 200
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
+    require_lab()
     with Lab(hosts=3) as made:
         node = made.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
                                  "blockchain", "--no-discover", "--state-file",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import _lab_reason
+from conftest import require_lab
 from netlab import Lab
 
 pytestmark = pytest.mark.lab
@@ -29,8 +29,7 @@ MAX_RSS_KB = 150 * 1024
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
+    require_lab()
     with Lab(hosts=3) as made:
         third = made.spawn("h2", [PYTHON, str(TOOLS / "tcp_listen_count.py"), "5000"])
         third.wait_for_line(lambda line: line == "listening", 10)

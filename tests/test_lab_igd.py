@@ -7,7 +7,6 @@ Skipped with a reason where namespaces cannot be made or miniupnpd is missing.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import _lab_reason
+from conftest import require_lab
 from netlab import MINIUPNPD_HTTP_PORT, ROUTER_LAN, ROUTER_WAN, Lab
 
 pytestmark = pytest.mark.lab
@@ -30,11 +29,7 @@ H1, H2 = "198.51.100.11", "198.51.100.12"
 
 @pytest.fixture(params=["igd2", "igd1"])
 def router_lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
-    for tool in ("miniupnpd", "upnpc", "nft"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.skip(f"{tool} is not installed (miniupnpd-nftables, miniupnpc, nftables)")
+    require_lab("miniupnpd", "upnpc", "nft")
     with Lab(hosts=2, router=True) as lab:
         lab.start_miniupnpd(igd1=request.param == "igd1")
         lab.igd1 = request.param == "igd1"  # type: ignore[attr-defined]

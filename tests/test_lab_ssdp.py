@@ -138,10 +138,9 @@ def test_other_products_and_networks_are_not_reported(lab: Lab, tmp_path: Path) 
 
 
 def test_lab_is_removed_afterwards(tmp_path: Path) -> None:
-    from conftest import _lab_reason
+    from conftest import require_lab
 
-    if (reason := _lab_reason()) is not None:
-        pytest.skip(reason)
+    require_lab()
     lab = Lab(hosts=2).up()
     names = list(lab.namespaces)
     lab.spawn("h1", ["sleep", "60"])

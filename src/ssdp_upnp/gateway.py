@@ -208,8 +208,10 @@ class Gateway:
             lease=self._lease(lease),
         )
 
-    async def _add(self, mapping: PortMapping) -> PortMapping:
-        arguments = [
+    @staticmethod
+    def _add_arguments(mapping: PortMapping) -> list[tuple[str, str]]:
+        """AddPortMapping's and AddAnyPortMapping's arguments, in the SCPD's order."""
+        return [
             ("NewRemoteHost", mapping.remote_host),
             ("NewExternalPort", str(mapping.external_port)),
             ("NewProtocol", mapping.protocol),
@@ -219,7 +221,9 @@ class Gateway:
             ("NewPortMappingDescription", mapping.description),
             ("NewLeaseDuration", str(mapping.lease)),
         ]
-        await self._call("AddPortMapping", arguments)
+
+    async def _add(self, mapping: PortMapping) -> PortMapping:
+        await self._call("AddPortMapping", self._add_arguments(mapping))
         return mapping
 
     async def _add_with_quirks(self, mapping: PortMapping) -> PortMapping:
@@ -304,19 +308,7 @@ class Gateway:
             mapping = self._mapping(
                 external_port, internal_port, protocol, internal_client, lease, description
             )
-            args = await self._call(
-                "AddAnyPortMapping",
-                [
-                    ("NewRemoteHost", ""),
-                    ("NewExternalPort", str(mapping.external_port)),
-                    ("NewProtocol", mapping.protocol),
-                    ("NewInternalPort", str(mapping.internal_port)),
-                    ("NewInternalClient", mapping.internal_client),
-                    ("NewEnabled", "1"),
-                    ("NewPortMappingDescription", mapping.description),
-                    ("NewLeaseDuration", str(mapping.lease)),
-                ],
-            )
+            args = await self._call("AddAnyPortMapping", self._add_arguments(mapping))
             reserved = args.get("NewReservedPort", "")
             if not (reserved.isascii() and reserved.isdigit() and 0 < int(reserved) < 65536):
                 raise InvalidGatewayResponse(f"AddAnyPortMapping reserved port {reserved!r}")
