@@ -401,3 +401,31 @@ def test_http_deadline_covers_waiting_for_the_headers() -> None:
     d = http_request(clock, StubTreq(Silent()), "GET", URL, timeout=5)
     clock.advance(5)
     assert "no complete answer in 5" in str(failure_of(d).value)
+
+
+class Chunked(Resource):
+    """A description sent without Content-Length (chunked), in pieces."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> int:
+        from twisted.web.server import NOT_DONE_YET
+
+        body = igd_description(service_xml(WAN_PPP_1, "/ctl/PPP"))
+        for i in range(0, len(body), 100):
+            request.write(body[i : i + 100])
+        request.finish()
+        return NOT_DONE_YET
+
+
+def test_description_without_content_length() -> None:
+    code, body = result_of(http_request(Clock(), StubTreq(Chunked()), "GET", URL))
+    assert code == 200
+    (service,) = connection_services(parse_gateway_description(body, URL))
+    assert service.service_type == WAN_PPP_1
+
+
+def test_wanppp_only_gateway_is_used() -> None:
+    gw = gateway(Router(), services={"/ctl/PPP": WAN_PPP_1})
+    assert gw.service.service_type == WAN_PPP_1 and not gw.is_igd2
+    assert result_of(gw.add_mapping(8048, 8048)).external_port == 8048

@@ -149,3 +149,22 @@ def test_lab_is_removed_afterwards(tmp_path: Path) -> None:
     assert not any(name in listed for name in names)
     assert not any((Path("/etc/netns") / name).exists() for name in names)
     assert shutil.which("ip")
+
+
+def test_unicast_search_is_answered(lab: Lab, tmp_path: Path) -> None:
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    script = (
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "s.settimeout(3)\n"
+        "s.sendto(b'M-SEARCH * HTTP/1.1\\r\\nHOST: 198.51.100.11:1900\\r\\n"
+        "MAN: \"ssdp:discover\"\\r\\nST: upnp:rootdevice\\r\\n\\r\\n', ('198.51.100.11', 1900))\n"
+        "data, addr = s.recvfrom(4096)\n"
+        "print(addr[0]); print(data.decode())\n"
+    )
+    done = lab.run("h2", [PYTHON, "-c", script], timeout=20)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == H1 and lines[1] == "HTTP/1.1 200 OK"
+    assert "ST: upnp:rootdevice" in lines
