@@ -63,7 +63,7 @@ def test_search_lists_every_answer_once(lab: Lab) -> None:
 def test_peers(lab: Lab) -> None:
     peers = as_json(cli(lab, "peers", "--product", "blockchain", "--json"))
     assert [(p["host"], p["port"], p["node_id"]) for p in peers] == [(H1, 8048, "n1")]
-    assert set(peers[0]) == {"host", "port", "uuid", "node_id", "network", "location"}
+    assert set(peers[0]) == {"host", "port", "uuid", "node_id", "network", "location", "external"}
     assert as_json(cli(lab, "peers", "--product", "otherchain", "--json", "--timeout", "1")) == []
 
 

@@ -103,6 +103,11 @@ def test_service_recreates_mappings_after_a_router_restart_and_cleans_up(
     node.wait_for_line(lambda line: "forwarding 203.0.113.2:19000" in line, 30)
     chain = lab.nft_chain("prerouting_miniupnpd")
     assert "198.51.100.11:8048" in chain and "198.51.100.11:9000" in chain
+    # LAN peers learn the node's public address from its SSDP messages
+    done = lab.run("h2", [PYTHON, str(TOOLS / "find_peers.py"), "blockchain", "main", "5", "1"],
+                   timeout=40)  # fmt: skip
+    (peer,) = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (peer["host"], peer["port"], peer["external"]) == (H1, 8048, [ROUTER_WAN, 8048])
     # the router dies and comes back with an empty table
     lab.stop_miniupnpd(signal.SIGKILL)
     lab.run("router", ["nft", "flush", "chain", "inet", "filter", "prerouting_miniupnpd"], 10)

@@ -129,8 +129,8 @@ def test_maps_with_a_finite_lease_and_renews_by_adding_again(setup: Any) -> None
     service = start(setup, "8048", "9000:19000/udp")
     assert set(router.table) == {(8048, "TCP"), (19000, "UDP")}
     assert {a["NewLeaseDuration"] for a in adds(router)} == {"600"}
-    assert sorted(service.public_addresses()) == [("203.0.113.2", 8048, "TCP"),
-                                                   ("203.0.113.2", 19000, "UDP")]  # fmt: skip
+    assert sorted(service.public_addresses()) == [("203.0.113.2", 8048, "TCP", 8048),
+                                                   ("203.0.113.2", 19000, "UDP", 9000)]  # fmt: skip
     for _ in range(4):
         reactor.advance(60)  # checks, no re-add before half the lease
     assert len(adds(router)) == 2

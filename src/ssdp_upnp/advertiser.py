@@ -48,13 +48,14 @@ from .message import (
     DEFAULT_MAX_AGE,
     NTS,
     SSDP_PORT,
+    Headers,
     Notify,
     SearchRequest,
     SearchResponse,
     encode,
 )
 from .multicast import close_multicast, join_group, send_to_group
-from .node import NodeInfo
+from .node import NodeInfo, external_header
 from .ratelimit import RateLimiter
 from .search_target import Answer, match_search_target
 
@@ -115,6 +116,7 @@ class SSDPAdvertiser(DatagramProtocol):
         self._pending: set[IDelayedCall] = set()
         self._announcing: set[IDelayedCall] = set()
         self.multicast: IMulticastTransport | None = None
+        self.external: tuple[str, int] | None = None
 
     # -- receiving
 
@@ -162,6 +164,20 @@ class SSDPAdvertiser(DatagramProtocol):
         call = self.clock.callLater(delay, run)
         into.add(call)
 
+    def headers(self) -> Headers:
+        """The vendor headers of every message: the node's, and its public address if known."""
+        if self.external is None:
+            return self.node.headers()
+        return self.node.headers() + (external_header(*self.external),)
+
+    def set_external(self, external: tuple[str, int] | None) -> None:
+        """Advertise C{external} (ip, port) as the node's public address, and announce it now."""
+        if external == self.external:
+            return
+        self.external = external
+        if self.multicast is not None:
+            self._send_set(NTS.ALIVE)
+
     def response_for(self, answer: Answer, location: str) -> SearchResponse:
         """The response to send for one matched answer."""
         return SearchResponse(
@@ -173,7 +189,7 @@ class SSDPAdvertiser(DatagramProtocol):
             boot_id=self.boot_id,
             config_id=self.config_id,
             date=formatdate(self.clock.seconds(), usegmt=True),
-            extra=self.node.headers(),
+            extra=self.headers(),
         )
 
     def _reply(self, answer: Answer, location: str, host: str, port: int) -> None:
@@ -198,7 +214,7 @@ class SSDPAdvertiser(DatagramProtocol):
             server=self.server if nts is NTS.ALIVE else None,
             boot_id=self.boot_id,
             config_id=self.config_id,
-            extra=self.node.headers(),
+            extra=self.headers(),
         )
 
     def _send_set(self, nts: NTS) -> None:

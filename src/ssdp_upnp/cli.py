@@ -100,8 +100,10 @@ async def _peers(reactor: Any, args: argparse.Namespace) -> None:
     peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
                            timeout=args.timeout, mx=args.mx)  # fmt: skip
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
-             "network": p.network, "location": p.location} for p in peers]  # fmt: skip
-    _emit(args, rows, ["host", "port", "uuid", "node_id", "location"])
+             "network": p.network, "location": p.location,
+             "external": f"{p.external[0]}:{p.external[1]}" if p.external else None}
+            for p in peers]  # fmt: skip
+    _emit(args, rows, ["host", "port", "uuid", "node_id", "external", "location"])
 
 
 async def _advertise(reactor: Any, args: argparse.Namespace) -> None:

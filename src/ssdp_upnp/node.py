@@ -10,6 +10,7 @@ message alone.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ PRODUCT_HEADER = "PRODUCT.SSDP-UPNP.ORG"
 NETWORK_HEADER = "NETWORK.SSDP-UPNP.ORG"
 PORT_HEADER = "PORT.SSDP-UPNP.ORG"
 NODE_ID_HEADER = "NODEID.SSDP-UPNP.ORG"
+#: The node's public address on the gateway (ip:port), once a port mapping is made.
+EXTERNAL_HEADER = "EXTERNAL.SSDP-UPNP.ORG"
 
 _PRODUCT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -151,6 +154,26 @@ class Advertised:
     network: str
     port: int
     node_id: str | None
+    external: tuple[str, int] | None = None
+
+
+def external_header(ip: str, port: int) -> tuple[str, str]:
+    """The vendor header that advertises the node's public C{ip}:C{port}."""
+    return (EXTERNAL_HEADER, f"{ipaddress.IPv4Address(ip)}:{check_port(port)}")
+
+
+def read_external(value: str | None) -> tuple[str, int] | None:
+    """C{("203.0.113.2", 8048)} from C{"203.0.113.2:8048"}; None if absent or not that form."""
+    if value is None:
+        return None
+    ip, _, port = value.strip().rpartition(":")
+    try:
+        address = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return None
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535):
+        return None
+    return (str(address), int(port))
 
 
 def read_advertisement(extra: Headers) -> Advertised | None:
@@ -174,6 +197,7 @@ def read_advertisement(extra: Headers) -> Advertised | None:
             network=check_network(network),
             port=check_port(int(port)),
             node_id=None if node_id is None else check_node_id(node_id),
+            external=read_external(header(extra, EXTERNAL_HEADER)),
         )
     except ConfigurationError:
         return None

@@ -46,6 +46,8 @@ class Peer:
     node_id: str | None = None
     server: str | None = None
     interface: str | None = None
+    #: the node's public address (its port mapping on the gateway), if it advertises one
+    external: tuple[str, int] | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -67,6 +69,7 @@ class Sighting:
     node_id: str | None = None
     server: str | None = None
     interface: str | None = None
+    external: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def read_message(message: Message, host: str, interface: str | None) -> Sighting
         node_id=advertised.node_id,
         server=message.server,
         interface=interface,
+        external=advertised.external,
     )
 
 
@@ -195,6 +199,7 @@ class PeerTable:
             node_id=sighting.node_id,
             server=sighting.server,
             interface=sighting.interface,
+            external=sighting.external,
         )
         old = self._peers.get(sighting.uuid)
         if old is None:
@@ -204,7 +209,9 @@ class PeerTable:
             return [PeerAdded(peer)]
         if old.boot_id is not None and peer.boot_id is not None and old.boot_id != peer.boot_id:
             reason = RemovalReason.RESTARTED
-        elif (old.host, old.port, old.node_id) != (peer.host, peer.port, peer.node_id):
+        elif (old.host, old.port, old.node_id, old.external) != (
+            peer.host, peer.port, peer.node_id, peer.external,
+        ):  # fmt: skip
             reason = RemovalReason.CHANGED
         else:
             self._peers[peer.uuid] = replace(old, expires=max(old.expires, expires))

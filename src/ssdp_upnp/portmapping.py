@@ -103,11 +103,14 @@ class PortMappingService(Service):
         self._failures = 0
         self._observers: list[Callable[[PortMappingService], None]] = []
 
-    def public_addresses(self) -> list[tuple[str, int, str]]:
-        """(external ip, external port, protocol) of every live mapping."""
+    def public_addresses(self) -> list[tuple[str, int, str, int]]:
+        """(external ip, external port, protocol, internal port) of every live mapping."""
         if self.external_ip is None:
             return []
-        return [(self.external_ip, m.external_port, m.protocol) for m in self.mappings.values()]
+        return [
+            (self.external_ip, m.external_port, m.protocol, m.internal_port)
+            for m in self.mappings.values()
+        ]
 
     def observe(self, callback: Callable[[PortMappingService], None]) -> None:
         """Call C{callback(service)} after every cycle that changed a mapping or the address."""

@@ -9,7 +9,7 @@ the L{PortMappingService} keeps open on the gateway.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,7 @@ def makeService(
         raise usage.UsageError(str(e)) from None
     top = MultiService()
     own: list[str] = []
+    advertiser: AdvertiserService | None = None
     if not config["no-advertise"]:
         path = (
             Path(config["state-file"])
@@ -180,7 +181,7 @@ def makeService(
             state.uuid, config["product"], config["network"], config["port"], config["node-id"]
         )
         own.append(node.uuid)
-        AdvertiserService(
+        advertiser = AdvertiserService(
             node,
             state.boot_id,
             reactor,
@@ -188,7 +189,8 @@ def makeService(
             http_port=config["http-port"],
             max_age=config["max-age"],
             ttl=config["ttl"],
-        ).setServiceParent(top)
+        )
+        advertiser.setServiceParent(top)
     if not config["no-discover"]:
         discovery = DiscoveryService(
             config["product"],
@@ -204,12 +206,32 @@ def makeService(
         discovery.setServiceParent(top)
     if config["forwards"]:
         url = config["gateway-url"]
-        PortMappingService(
+        mapper = PortMappingService(
             reactor,
             config["forwards"],
             lambda: find_gateway(reactor, interfaces, description_url=url),
             lease=config["lease"],
             check_interval=config["check-interval"],
             description=f"ssdp_upnp {config['product']}",
-        ).setServiceParent(top)
+        )
+        mapper.setServiceParent(top)
+        if advertiser is not None:
+            mapper.observe(_advertise_public_address(advertiser))
     return top
+
+
+def _advertise_public_address(
+    advertiser: AdvertiserService,
+) -> Callable[[PortMappingService], None]:
+    """Once the node's service port is mapped (TCP), LAN peers are told its public address."""
+    port = advertiser.node.port
+
+    def changed(mapper: PortMappingService) -> None:
+        public = next(
+            ((ip, external) for ip, external, protocol, internal in mapper.public_addresses()
+             if internal == port and protocol == "TCP"),
+            None,
+        )  # fmt: skip
+        advertiser.protocol.set_external(public)
+
+    return changed

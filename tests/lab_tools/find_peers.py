@@ -21,7 +21,17 @@ async def main(reactor, product, network, timeout, wanted="0"):
         timeout=float(timeout),
         wanted=int(wanted) or None,
     )
-    fields = ("uuid", "host", "port", "product", "network", "location", "boot_id", "node_id")
+    fields = (
+        "uuid",
+        "host",
+        "port",
+        "product",
+        "network",
+        "location",
+        "boot_id",
+        "node_id",
+        "external",
+    )
     print(json.dumps([{f: getattr(p, f) for f in fields} for p in peers]), flush=True)
 
 
