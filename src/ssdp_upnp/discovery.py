@@ -26,7 +26,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from .errors import ConfigurationError
-from .inbound import DropLog, MessageHandler, SSDPReceiver
+from .inbound import DropLog, SSDPReceiver
 from .interfaces import Interface
 from .message import SSDP_PORT, Message
 from .multicast import close_multicast, join_group
@@ -106,7 +106,6 @@ class DiscoveryService(Service):
         self._joined: list[Interface] = []
         self._expiry: IDelayedCall | None = None
         self._waiters: list[tuple[Callable[[Peer], bool], Deferred[Peer]]] = []
-        self.message_handlers: list[MessageHandler] = []
 
     # -- public API
 
@@ -201,8 +200,6 @@ class DiscoveryService(Service):
         self.searcher.later(self.search_interval + jitter, self._search_again)
 
     def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
-        for handler in self.message_handlers:
-            handler(message, host, port, interface)
         news = read_peer_message(message, host, interface.ip)
         now = self.clock.seconds()
         if isinstance(news, Departure):
