@@ -56,20 +56,10 @@ class Peer:
 
 @dataclass(frozen=True)
 class Sighting:
-    """What one alive NOTIFY or search response says about a node."""
+    """What one alive NOTIFY or search response says: this peer, for C{max_age} seconds."""
 
-    uuid: str
-    host: str
-    port: int
-    product: str
-    network: str
-    location: str | None
+    peer: Peer  # its C{expires} is set by the table that takes it
     max_age: int
-    boot_id: int | None = None
-    node_id: str | None = None
-    server: str | None = None
-    interface: str | None = None
-    external: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,20 +97,21 @@ def read_message(message: Message, host: str, interface: str | None) -> Sighting
         uuid, _ = split_usn(message.usn)
     except MessageError:
         return None
-    return Sighting(
+    peer = Peer(
         uuid=uuid,
         host=host,
         port=advertised.port,
         product=advertised.product,
         network=advertised.network,
         location=message.location,
-        max_age=max_age,
+        expires=0.0,
         boot_id=message.boot_id,
         node_id=advertised.node_id,
         server=message.server,
         interface=interface,
         external=advertised.external,
     )
+    return Sighting(peer, max_age)
 
 
 @dataclass(frozen=True)
@@ -176,10 +167,11 @@ class PeerTable:
 
     def wanted(self, sighting: Sighting) -> bool:
         """Whether C{sighting} is of a node this table tracks (product, network, not ourselves)."""
+        peer = sighting.peer
         return (
-            sighting.product == self.product
-            and sighting.network == self.network
-            and sighting.uuid not in self.exclude
+            peer.product == self.product
+            and peer.network == self.network
+            and peer.uuid not in self.exclude
         )
 
     def see(self, sighting: Sighting, now: float) -> list[PeerEvent]:
@@ -187,21 +179,8 @@ class PeerTable:
         if not self.wanted(sighting):
             return []
         expires = now + min(sighting.max_age, self.max_age_cap)
-        peer = Peer(
-            uuid=sighting.uuid,
-            host=sighting.host,
-            port=sighting.port,
-            product=sighting.product,
-            network=sighting.network,
-            location=sighting.location,
-            expires=expires,
-            boot_id=sighting.boot_id,
-            node_id=sighting.node_id,
-            server=sighting.server,
-            interface=sighting.interface,
-            external=sighting.external,
-        )
-        old = self._peers.get(sighting.uuid)
+        peer = replace(sighting.peer, expires=expires)
+        old = self._peers.get(peer.uuid)
         if old is None:
             if len(self._peers) >= self.max_peers:
                 return []
