@@ -127,3 +127,18 @@ def test_service_recreates_mappings_after_a_router_restart_and_cleans_up(
     assert node.wait(30) == -signal.SIGTERM
     assert nat(lab, "list")["result"] == []
     assert "198.51.100.11" not in lab.nft_chain("prerouting_miniupnpd")
+
+
+def test_gateway_found_by_a_direct_search_when_multicast_is_lost(router_lab: Lab) -> None:
+    lab = router_lab
+    # multicast from h1 goes nowhere; only the search sent straight to the default gateway
+    # (read from /proc/net/route) can reach miniupnpd
+    for rule in ("add table ip lost",
+                 "add chain ip lost out { type filter hook output priority 0 ; policy accept ; }",
+                 "add rule ip lost out ip daddr 239.255.255.250 counter drop"):  # fmt: skip
+        done = lab.run("h1", ["nft", rule], timeout=10)
+        assert done.returncode == 0, done.stderr
+    found = nat(lab, "external-ip")
+    dropped = lab.run("h1", ["nft", "list", "table", "ip", "lost"], timeout=10).stdout
+    assert "packets 0 " not in dropped  # the multicast searches were sent, and lost
+    assert found["result"]["ip"] == ROUTER_WAN, found

@@ -33,7 +33,7 @@ def answer(location: str = URL, st: str = IGD2) -> bytes:
 
 def test_search_sends_every_igd_target_and_takes_the_first_usable_answer() -> None:
     reactor = MemoryMulticastReactor()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=5)
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=5, unicast_to=[])
     (port,) = reactor.open_ports()
     reactor.advance(0)
     sent = port.take()
@@ -56,7 +56,7 @@ def test_search_sends_every_igd_target_and_takes_the_first_usable_answer() -> No
 def test_location_on_another_host_is_not_fetched() -> None:
     reactor = MemoryMulticastReactor()
     router = Router()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(router)), timeout=5)
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(router)), timeout=5, unicast_to=[])
     (port,) = reactor.open_ports()
     port.deliver(answer("http://198.51.100.66:5000/rootDesc.xml"), ("198.51.100.1", 1900))
     port.deliver(answer("file:///etc/passwd"), ("198.51.100.1", 1900))
@@ -68,12 +68,40 @@ def test_location_on_another_host_is_not_fetched() -> None:
 
 def test_no_answer_is_no_gateway_in_time() -> None:
     reactor = MemoryMulticastReactor()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=3)
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=3, unicast_to=[])
     reactor.advance(2.9)
     assert not d.called
     reactor.advance(0.1)
     assert "no answer" in str(failure_of(d).value)
     assert reactor.open_ports() == []
+
+
+def test_search_goes_to_the_default_gateway_too() -> None:
+    reactor = MemoryMulticastReactor()
+    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=5,
+                     unicast_to=["198.51.100.1", "203.0.113.1"])  # fmt: skip
+    (port,) = reactor.open_ports()
+    reactor.advance(0)
+    direct = [s for s in port.take() if s.addr == ("198.51.100.1", 1900)]
+    assert len(direct) == 5  # one per search target; 203.0.113.1 is on no subnet of ours
+    requests = [decode(s.data) for s in direct]
+    assert all(isinstance(r, SearchRequest) and r.mx is None and r.host == "198.51.100.1:1900"
+               for r in requests)  # fmt: skip
+    port.deliver(answer(), ("198.51.100.1", 1900))
+    assert isinstance(result_of(d), Gateway)
+
+
+def test_default_gateways_from_proc_net_route() -> None:
+    from ssdp_upnp.interfaces import parse_proc_route
+
+    text = (
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
+        "eth0\t00000000\t016433C6\t0003\t0\t0\t0\t00000000\n"
+        "eth0\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\n"
+        "eth1\t00000000\t016433C6\t0003\t0\t0\t0\t00000000\n"
+        "bad line\n"
+    )
+    assert parse_proc_route(text) == ["198.51.100.1"]
 
 
 def test_explicit_description_url_skips_ssdp() -> None:
@@ -264,7 +292,9 @@ def test_nat_without_gateway_says_none_and_retries_later() -> None:
 
 def test_search_ends_once_no_more_answers_are_due() -> None:
     reactor = MemoryMulticastReactor()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=10, mx=2)
+    d = find_gateway(
+        reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=10, mx=2, unicast_to=[]
+    )
     reactor.advance(3.4)  # last search at 1.0 s, answers due until 1.0 + MX(2)
     assert not d.called
     reactor.advance(0.1)
@@ -276,7 +306,7 @@ def test_failed_candidates_end_the_search_when_no_more_answers_are_due() -> None
     reactor = MemoryMulticastReactor()
     router = Router()
     site = igd_site(router, services={})  # a device without a connection service
-    d = find_gateway(reactor, [ETH0], http=StubTreq(site), timeout=10, mx=1)
+    d = find_gateway(reactor, [ETH0], http=StubTreq(site), timeout=10, mx=1, unicast_to=[])
     (port,) = reactor.open_ports()
     reactor.advance(0.5)
     port.deliver(answer(), ("198.51.100.1", 1900))  # probed at once, and unusable

@@ -25,7 +25,7 @@ from .gateway import Gateway
 from .http import DEFAULT_TIMEOUT, default_http_client, http_request
 from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
 from .inbound import DropLog
-from .interfaces import Interface, interface_for
+from .interfaces import Interface, default_gateways, interface_for
 from .message import Message, SearchResponse
 from .searcher import Searcher
 
@@ -87,8 +87,15 @@ class _Search:
     """One gateway search: ports, timers, probes, and the Deferred of the first success."""
 
     def __init__(
-        self, reactor: Any, http: Any, interfaces: Sequence[Interface], mx: int, timeout: float
+        self,
+        reactor: Any,
+        http: Any,
+        interfaces: Sequence[Interface],
+        mx: int,
+        timeout: float,
+        unicast_to: Sequence[str] = (),
     ) -> None:
+        self.unicast_to = list(unicast_to)
         self.reactor = reactor
         self.http = http
         self.interfaces = list(interfaces)
@@ -105,6 +112,10 @@ class _Search:
     def start(self) -> Deferred[Gateway]:
         self.searcher.open()
         self.searcher.search(GATEWAY_SEARCH_TARGETS, self.mx, SEARCH_REPEATS, SEARCH_SPACING)
+        # some gateways answer only a search sent to them (PROTOCOL.md): the default route's too
+        self.searcher.search_unicast(
+            self.unicast_to, GATEWAY_SEARCH_TARGETS, SEARCH_REPEATS, SEARCH_SPACING
+        )
         self.searcher.later(self.timeout, self._give_up)
         # no answer is due later than MX after the last search: if every candidate has
         # failed by then, say so at once instead of waiting for the deadline
@@ -176,12 +187,15 @@ def find_gateway(
     description_url: str | None = None,
     timeout: float = 5.0,
     mx: int = 2,
+    unicast_to: Sequence[str] | None = None,
 ) -> Deferred[Gateway]:
     """
     Find the gateway.
 
     @param http: a treq C{HTTPClient} (default: a new one on C{reactor}).
     @param description_url: skip SSDP and use the description at this URL.
+    @param unicast_to: also search these addresses directly (default: the
+        host's default gateways on one of C{interfaces}).
     @return: a Deferred that fires with a L{Gateway} as soon as one is usable,
         or fails with L{NoGatewayFound} after C{timeout} seconds.
     """
@@ -195,4 +209,6 @@ def find_gateway(
             return await probe_gateway(reactor, http, description_url, local, timeout)
 
         return Deferred.fromCoroutine(direct())
-    return _Search(reactor, http, interfaces, mx, timeout).start()
+    if unicast_to is None:
+        unicast_to = default_gateways()
+    return _Search(reactor, http, interfaces, mx, timeout, unicast_to).start()

@@ -95,3 +95,35 @@ def interface_for(interfaces: Iterable[Interface], host: str) -> Interface | Non
         if interface.has_on_link(host):
             return interface
     return None
+
+
+def parse_proc_route(text: str) -> list[str]:
+    """
+    The default gateways in the text of Linux's C{/proc/net/route}: rows whose
+    destination is 0.0.0.0 and whose flags say RTF_GATEWAY; addresses are hex,
+    little-endian.
+    """
+    gateways = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[1] != "00000000":
+            continue
+        try:
+            flags = int(fields[3], 16)
+            raw = int(fields[2], 16)
+        except ValueError:
+            continue
+        if flags & 0x2 and raw:
+            address = str(ipaddress.IPv4Address(raw.to_bytes(4, "little")))
+            if address not in gateways:
+                gateways.append(address)
+    return gateways
+
+
+def default_gateways() -> list[str]:
+    """This host's IPv4 default gateways (Linux; elsewhere none)."""
+    try:
+        with open("/proc/net/route") as f:
+            return parse_proc_route(f.read())
+    except OSError:
+        return []

@@ -62,6 +62,32 @@ class Searcher:
         for i in range(repeats):
             self.later(i * spacing, self._send, datagrams)
 
+    def search_unicast(
+        self, hosts: Sequence[str], targets: Sequence[str], repeats: int = 3, spacing: float = 0.5
+    ) -> None:
+        """
+        Also send each M-SEARCH straight to each of C{hosts} (no MX: the answer
+        is due within a second), from the port of the interface whose subnet
+        holds it; hosts on no subnet of ours are skipped.
+        """
+        for host in hosts:
+            for interface, port in self.ports:
+                if interface.has_on_link(host):
+                    datagrams = [
+                        encode(SearchRequest(st=st, mx=None, host=f"{host}:{self.ssdp_port}"))
+                        for st in targets
+                    ]
+                    for i in range(repeats):
+                        self.later(i * spacing, self._send_to, port, host, datagrams)
+                    break
+
+    def _send_to(self, port: IMulticastTransport, host: str, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            try:
+                port.write(datagram, (host, self.ssdp_port))
+            except OSError:
+                pass  # an unreachable gateway answers nothing, which the search reports
+
     def later(self, delay: float, f: Any, *args: Any) -> None:
         """Call C{f(*args)} after C{delay} seconds unless L{close} comes first."""
 
