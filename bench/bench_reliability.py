@@ -83,6 +83,7 @@ def amplification() -> None:
         peers = json.loads(found.stdout.strip().splitlines()[-1])
         print(f"\nA peer on h3 searching during a 1000/s flood found {len(peers)} node(s) in"
               f" {took:.2f} s (whole command, Python start included).")  # fmt: skip
+        print(f"The node's peak RSS after all the floods: {node.peak_rss_kb() / 1024:.0f} MiB.")
 
 
 def hostile() -> None:

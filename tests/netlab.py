@@ -117,6 +117,14 @@ class Process:
                 self._changed.wait(left)
             return found
 
+    def peak_rss_kb(self) -> int:
+        """The process's peak resident set so far (VmHWM), in KiB."""
+        with open(f"/proc/{self.popen.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmHWM")
+
     def signal(self, sig: int) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)

@@ -37,6 +37,7 @@ def lab() -> Iterator[Lab]:
                                  "blockchain", "--no-discover", "--state-file",
                                  f"{made.state}/node.json"])  # fmt: skip
         node.wait_for_line(lambda line: "advertising" in line, 20)
+        made.node = node  # type: ignore[attr-defined]
         yield made
 
 
@@ -88,6 +89,8 @@ def test_many_sources_are_bounded_in_total(lab: Lab) -> None:
     assert result["replies_received"] <= TOTAL_BURST + TOTAL_RATE * 6
     assert result["max_replies_per_source"] <= PER_SOURCE_BURST + PER_SOURCE_RATE * 6
     assert result["bytes_received"] / result["bytes_sent"] < 3.0
+    # the node's memory stays bounded (a Python with Twisted, lxml and treq is ~55 MiB)
+    assert lab.node.peak_rss_kb() < 100 * 1024  # type: ignore[attr-defined]
 
 
 def test_off_subnet_source_gets_nothing(lab: Lab) -> None:
