@@ -1,0 +1,85 @@
+"""The peer table on its own: pure code, time passed in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from helpers import UUID_A, UUID_B
+from ssdp_upnp.message import NTS, Notify, SearchRequest, SearchResponse
+from ssdp_upnp.node import NodeInfo
+from ssdp_upnp.peers import (
+    Departure,
+    Peer,
+    PeerAdded,
+    PeerRemoved,
+    PeerTable,
+    RemovalReason,
+    Sighting,
+    read_message,
+)
+
+PEER = Peer(UUID_B, "198.51.100.12", 9000, "blockchain", "main", "http://x/", 0.0, boot_id=1)
+
+
+def seen(max_age: int = 100, **changes: Any) -> Sighting:
+    return Sighting(replace(PEER, **changes), max_age)
+
+
+def test_add_refresh_expire() -> None:
+    table = PeerTable("blockchain", "main")
+    (added,) = table.see(seen(), now=10)
+    assert isinstance(added, PeerAdded) and added.peer.expires == 110
+    assert table.see(seen(max_age=50), now=20) == []  # a shorter max-age never shortens
+    assert table.next_expiry() == 110
+    assert table.see(seen(), now=60) == []
+    assert table.next_expiry() == 160
+    assert table.expire(159.9) == []
+    (gone,) = table.expire(160)
+    assert gone == PeerRemoved(replace(PEER, expires=160), RemovalReason.EXPIRED)
+    assert len(table) == 0 and table.next_expiry() is None
+
+
+def test_max_age_is_capped() -> None:
+    table = PeerTable("blockchain", "main", max_age_cap=3600)
+    (added,) = table.see(seen(max_age=10**9), now=0)
+    assert isinstance(added, PeerAdded) and added.peer.expires == 3600
+
+
+def test_restart_change_and_departure() -> None:
+    table = PeerTable("blockchain", "main")
+    table.see(seen(), now=0)
+    removed, added = table.see(seen(boot_id=2), now=1)
+    assert isinstance(removed, PeerRemoved) and removed.reason is RemovalReason.RESTARTED
+    assert isinstance(added, PeerAdded) and added.peer.boot_id == 2
+    removed, _ = table.see(seen(boot_id=2, host="198.51.100.13"), now=2)
+    assert isinstance(removed, PeerRemoved) and removed.reason is RemovalReason.CHANGED
+    (bye,) = table.depart(Departure(UUID_B, 2))
+    assert isinstance(bye, PeerRemoved) and bye.reason is RemovalReason.BYEBYE
+    assert table.depart(Departure(UUID_B, 2)) == []
+
+
+def test_filters_and_bounds() -> None:
+    table = PeerTable("blockchain", "main", exclude=[UUID_A.upper()], max_peers=1)
+    assert table.see(seen(product="other"), now=0) == []
+    assert table.see(seen(network="test"), now=0) == []
+    assert table.see(seen(uuid=UUID_A), now=0) == []
+    assert len(table.see(seen(), now=0)) == 1
+    assert table.see(seen(uuid="00000000-0000-0000-0000-000000000001"), now=0) == []
+    assert [e.reason for e in table.clear() if isinstance(e, PeerRemoved)] == [
+        RemovalReason.STOPPED
+    ]
+
+
+def test_read_message() -> None:
+    node = NodeInfo.create(UUID_B, "blockchain", "main", 9000)
+    response = SearchResponse(st=node.udn, usn=node.usn(node.udn), location="http://x/",
+                              max_age=60, boot_id=3, extra=node.headers())  # fmt: skip
+    sighting = read_message(response, "198.51.100.12", "198.51.100.11")
+    assert isinstance(sighting, Sighting) and sighting.max_age == 60
+    assert sighting.peer.address == ("198.51.100.12", 9000) and sighting.peer.boot_id == 3
+    bye = Notify(nts=NTS.BYEBYE, nt=node.udn, usn=node.usn(node.udn), boot_id=3)
+    assert read_message(bye, "198.51.100.12", None) == Departure(UUID_B, 3)
+    foreign = replace(response, extra=())
+    assert read_message(foreign, "198.51.100.12", None) is None
+    assert read_message(SearchRequest(st="ssdp:all"), "198.51.100.12", None) is None
