@@ -105,3 +105,20 @@ def test_interface_down_and_up(lab: Lab, tmp_path: Path) -> None:
     peers = json.loads(done.stdout.strip().splitlines()[-1])
     assert [(p["host"], p["port"]) for p in peers] == [(H1, 8048)]
     assert node.popen.poll() is None
+
+
+def test_node_follows_an_address_change(lab: Lab, tmp_path: Path) -> None:
+    node = lab.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
+                            "blockchain", "--rescan-interval", "1", "--state-file",
+                            str(tmp_path / "n.json")])  # fmt: skip
+    node.wait_for_line(lambda line: "advertising" in line, 20)
+    # the host is renumbered (DHCP, say): the old address goes, a new one comes
+    lab.run("h1", ["ip", "addr", "del", f"{H1}/24", "dev", "eth0"], timeout=10)
+    lab.run("h1", ["ip", "addr", "add", "198.51.100.21/24", "dev", "eth0"], timeout=10)
+    lab.run("h1", ["ip", "route", "add", "default", "via", ROUTER_LAN], timeout=10)
+    node.wait_for_line(lambda line: "now advertising on eth0" in line, 10)
+    done = lab.run("h2", [PYTHON, str(TOOLS / "find_peers.py"), "blockchain", "main", "5", "1"],
+                   timeout=40)  # fmt: skip
+    peers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [(p["host"], p["port"]) for p in peers] == [("198.51.100.21", 8048)]
+    assert peers[0]["location"].startswith("http://198.51.100.21:")

@@ -18,6 +18,7 @@ from ssdp_upnp.interfaces import Interface
 from ssdp_upnp.peers import RemovalReason
 from ssdp_upnp.tap import Options, makeService
 from ssdp_upnp.testing import MemoryLAN, MemoryMulticastReactor
+from ssdp_upnp.watcher import InterfaceWatcher
 
 UUID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 
@@ -73,8 +74,9 @@ def test_service_tree(tmp_path: Path) -> None:
     )
     top = makeService(config, MemoryMulticastReactor(), available=[ETH0])
     children = list(IServiceCollection(top))
-    assert [type(s) for s in children] == [AdvertiserService, DiscoveryService]
-    advertiser, discovery = children
+    assert [type(s) for s in children] == [AdvertiserService, DiscoveryService, InterfaceWatcher]
+    advertiser, discovery, watcher = children
+    assert isinstance(watcher, InterfaceWatcher) and watcher.followers == [advertiser, discovery]
     assert isinstance(advertiser, AdvertiserService) and isinstance(discovery, DiscoveryService)
     assert advertiser.node.uuid == UUID and advertiser.node.port == 9000
     assert discovery.table.exclude == {UUID}
@@ -87,13 +89,15 @@ def test_only_one_half(tmp_path: Path) -> None:
     reactor = MemoryMulticastReactor()
     state = str(tmp_path / "s.json")
     only_discover = makeService(
-        options("--product", "b", "--no-advertise", "--state-file", state), reactor, [ETH0]
-    )
+        options("--product", "b", "--no-advertise", "--state-file", state,
+                "--rescan-interval", "0"), reactor, [ETH0],
+    )  # fmt: skip
     assert [type(s) for s in IServiceCollection(only_discover)] == [DiscoveryService]
     assert not Path(state).exists()
     only_adv = makeService(
-        options("--product", "b", "--no-discover", "--state-file", state), reactor, [ETH0]
-    )
+        options("--product", "b", "--no-discover", "--state-file", state,
+                "--rescan-interval", "0"), reactor, [ETH0],
+    )  # fmt: skip
     assert [type(s) for s in IServiceCollection(only_adv)] == [AdvertiserService]
 
 

@@ -19,6 +19,7 @@ from typing import Any, cast
 from twisted.application.service import Service
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
@@ -54,7 +55,7 @@ from .message import (
     SearchResponse,
     encode,
 )
-from .multicast import close_multicast, join_group, send_to_group
+from .multicast import close_multicast, join_group, leave_group, send_to_group
 from .node import NodeInfo, external_header
 from .ratelimit import RateLimiter
 from .search_target import Answer, match_search_target
@@ -217,12 +218,12 @@ class SSDPAdvertiser(DatagramProtocol):
             extra=self.headers(),
         )
 
-    def _send_set(self, nts: NTS) -> None:
-        """Send one set of NOTIFY (one per NT) on every interface that has a LOCATION."""
+    def _send_set(self, nts: NTS, only: Interface | None = None) -> None:
+        """Send one set of NOTIFY (one per NT) on every interface (or C{only}) with a LOCATION."""
         transport = self.multicast
         if transport is None:
             return
-        for interface in self.interfaces:
+        for interface in [only] if only is not None else self.interfaces:
             location = self.locations.get(interface.ip)
             if location is None:
                 continue
@@ -230,6 +231,13 @@ class SSDPAdvertiser(DatagramProtocol):
                 encode(self.notify_for(nts, nt, location)) for nt in self.node.notification_types()
             ]
             send_to_group(transport, interface, datagrams, self.ssdp_port)
+
+    def announce_on(self, interface: Interface) -> None:
+        """Announce on a newly added interface: a few alive sets, 0-100 ms from now."""
+        start = self.rng.uniform(0.0, 0.1)
+        for i in range(self.alive_repeats):
+            self._schedule(self._announcing, start + i * self.alive_spacing, self._send_set,
+                           NTS.ALIVE, interface)  # fmt: skip
 
     def start_announcing(self) -> None:
         """Announce after 0-100 ms, repeat the set, and re-announce under max-age/2."""
@@ -315,6 +323,9 @@ class AdvertiserService(Service):
     announcing. L{ready} fires with the interfaces that joined once the joins
     are done. C{stopService} sends byebye, leaves the groups and returns a
     Deferred that fires when every port is closed.
+
+    L{update_interfaces} follows the host's interfaces while running (see
+    L{ssdp_upnp.watcher.InterfaceWatcher}).
     """
 
     log = Logger()
@@ -339,6 +350,7 @@ class AdvertiserService(Service):
         self.node = node
         self.reactor = reactor
         self.interfaces = list(interfaces)
+        self._site: DescriptionSite | None = None
         self.http_port = http_port
         self.ttl = ttl
         self.ssdp_port = ssdp_port
@@ -361,18 +373,22 @@ class AdvertiserService(Service):
     def locations(self) -> Mapping[str, str]:
         return self.protocol.locations
 
-    def startService(self) -> None:
+    def _serve(self, interface: Interface) -> None:
+        """Start the description server on C{interface}; it then has a LOCATION."""
         tcp: IReactorTCP = self.reactor
+        port = tcp.listenTCP(self.http_port, cast(Any, self._site), interface=interface.ip)
+        self._http[interface.ip] = port
+        address = cast(IPv4Address, port.getHost())
+        self.protocol.locations[interface.ip] = (
+            f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}"
+        )
+
+    def startService(self) -> None:
         multicast: IReactorMulticast = self.reactor
-        site = DescriptionSite(self.node, self.protocol.server)
+        self._site = DescriptionSite(self.node, self.protocol.server)
         try:
             for interface in self.interfaces:
-                port = tcp.listenTCP(self.http_port, cast(Any, site), interface=interface.ip)
-                self._http[interface.ip] = port
-                address = cast(IPv4Address, port.getHost())
-                self.protocol.locations[interface.ip] = (
-                    f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}"
-                )
+                self._serve(interface)
             self._udp = multicast.listenMulticast(
                 self.ssdp_port, self.protocol, listenMultiple=True
             )
@@ -396,6 +412,36 @@ class AdvertiserService(Service):
             boot_id=self.protocol.boot_id,
             locations=sorted(self.protocol.locations.values()),
         )
+
+    def update_interfaces(self, current: Sequence[Interface]) -> None:
+        """
+        Advertise on C{current} from now on: stop serving and leave the group on
+        interfaces (or addresses) that are gone; serve, join and announce on new ones.
+        """
+        transport = self._udp
+        if transport is None:
+            return
+        for interface in [i for i in self.protocol.interfaces if i not in current]:
+            self.protocol.interfaces.remove(interface)
+            self.protocol.locations.pop(interface.ip, None)
+            port = self._http.pop(interface.ip, None)
+            if port is not None:
+                maybeDeferred(port.stopListening)
+            leave_group(transport, interface, self._joined)
+            self.log.info("no longer advertising on {name} ({ip})", name=interface.name,
+                          ip=interface.ip)  # fmt: skip
+        for interface in [i for i in current if i not in self.protocol.interfaces]:
+            try:
+                self._serve(interface)
+            except CannotListenError as e:
+                self.log.error("cannot serve the description on {ip}: {error}",
+                               ip=interface.ip, error=e)  # fmt: skip
+                continue
+            self.protocol.interfaces.append(interface)
+            join_group(transport, interface, self._joined)
+            self.protocol.announce_on(interface)
+            self.log.info("now advertising on {name} at {location}", name=interface.name,
+                          location=self.protocol.locations[interface.ip])  # fmt: skip
 
     def _close_http(self) -> list[Deferred[Any]]:
         closing = [maybeDeferred(port.stopListening) for port in self._http.values()]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults, race
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IDelayedCall,
     IMulticastTransport,
@@ -29,7 +30,7 @@ from .errors import ConfigurationError
 from .inbound import DropLog, SSDPReceiver
 from .interfaces import Interface
 from .message import SSDP_PORT, Message
-from .multicast import close_multicast, join_group
+from .multicast import close_multicast, join_group, leave_group
 from .node import check_network, check_product, device_type
 from .peers import Departure, Peer, PeerAdded, PeerEvent, PeerRemoved, PeerTable, RemovalReason
 from .peers import read_message as read_peer_message
@@ -99,6 +100,7 @@ class DiscoveryService(Service):
         self.ssdp_port = ssdp_port
         self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
         self.drops = DropLog(SSDPReceiver.log, self.clock)
+        # one list, shared with the searcher and the receivers (see update_interfaces)
         self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops, ttl=ttl,
                                  ssdp_port=ssdp_port)  # fmt: skip
         self._observers: list[PeerObserver] = []
@@ -140,6 +142,31 @@ class DiscoveryService(Service):
         waiter: Deferred[Peer] = Deferred(cancel)
         self._waiters.append((predicate, waiter))
         return waiter
+
+    def update_interfaces(self, current: Sequence[Interface]) -> None:
+        """
+        Discover on C{current} from now on: close the search port and leave the
+        group on interfaces (or addresses) that are gone; open, join and search
+        on new ones.
+        """
+        if not self.running:
+            return
+        for interface in [i for i in self.interfaces if i not in current]:
+            self.searcher.remove(interface)
+            if self._notify_port is not None:
+                leave_group(self._notify_port, interface, self._joined)
+        added = [i for i in current if i not in self.interfaces]
+        for interface in added:
+            try:
+                self.searcher.add(interface)
+            except CannotListenError as e:
+                self.interfaces.remove(interface)
+                self.log.error("cannot search on {ip}: {error}", ip=interface.ip, error=e)
+                continue
+            if self._notify_port is not None:
+                join_group(self._notify_port, interface, self._joined)
+        if added:
+            self.search()
 
     def search(self) -> None:
         """Send one search round now: each M-SEARCH C{search_repeats} times, spaced."""

@@ -11,7 +11,7 @@ import errno
 from collections.abc import Sequence
 from typing import cast
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.error import MulticastJoinError
 from twisted.internet.interfaces import IListeningPort, IMulticastTransport
 from twisted.logger import Logger
@@ -80,6 +80,17 @@ def join_group(
         )
 
     return transport.joinGroup(SSDP_GROUP, interface.ip).addCallbacks(done, failed)
+
+
+def leave_group(
+    transport: IMulticastTransport, interface: Interface, joined: list[Interface]
+) -> Deferred[None]:
+    """Leave the SSDP group on C{interface} if it is in C{joined}; a failure (the interface is
+    already gone) is expected and ignored."""
+    if interface not in joined:
+        return succeed(None)
+    joined.remove(interface)
+    return transport.leaveGroup(SSDP_GROUP, interface.ip).addErrback(lambda _: None)
 
 
 def close_multicast(transport: IMulticastTransport, joined: list[Interface]) -> Deferred[None]:

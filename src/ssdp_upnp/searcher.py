@@ -34,7 +34,8 @@ class Searcher:
         ssdp_port: int = SSDP_PORT,
     ) -> None:
         self.reactor = reactor
-        self.interfaces = list(interfaces)
+        # shared with the receivers: what L{add}/L{remove} change, they see
+        self.interfaces = interfaces if isinstance(interfaces, list) else list(interfaces)
         self.handler = handler
         self.drops = drops
         self.ttl = ttl
@@ -46,13 +47,30 @@ class Searcher:
         """Open a port on each interface; on failure close what was opened and raise."""
         try:
             for interface in self.interfaces:
-                receiver = SSDPReceiver(self.interfaces, self.drops, self.handler)
-                port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
-                port.setTTL(self.ttl)
-                self.ports.append((interface, port))
+                self._open(interface)
         except Exception:
             self.close()
             raise
+
+    def _open(self, interface: Interface) -> None:
+        receiver = SSDPReceiver(self.interfaces, self.drops, self.handler)
+        port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
+        port.setTTL(self.ttl)
+        self.ports.append((interface, port))
+
+    def add(self, interface: Interface) -> None:
+        """Search on C{interface} too (an interface or address that appeared)."""
+        if interface not in self.interfaces:
+            self.interfaces.append(interface)
+        self._open(interface)
+
+    def remove(self, interface: Interface) -> None:
+        """Stop searching on C{interface} (gone)."""
+        if interface in self.interfaces:
+            self.interfaces.remove(interface)
+        for entry in [e for e in self.ports if e[0] == interface]:
+            self.ports.remove(entry)
+            close_multicast(entry[1], [])
 
     def search(
         self, targets: Sequence[str], mx: int, repeats: int = 3, spacing: float = 0.5

@@ -27,6 +27,7 @@ from .node import NodeInfo, check_network, check_node_id, check_port, check_prod
 from .peers import Peer, RemovalReason
 from .portmapping import Forward, PortMappingService
 from .state import default_state_path, load_state
+from .watcher import InterfaceWatcher
 
 
 def _int_in(name: str, low: int, high: int) -> Any:
@@ -71,6 +72,9 @@ class Options(usage.Options):
          _int_in("lease", 120, 604800)],
         ["check-interval", None, 60, "Seconds between checks that the mappings still exist.",
          _int_in("check-interval", 1, 86400)],
+        ["rescan-interval", None, 30,
+         "Seconds between looks at the host's interfaces (0: never; they are read at start).",
+         _int_in("rescan-interval", 0, 86400)],
         ["gateway-url", None, None,
          "The gateway's description URL (default: find the gateway by SSDP)."],
     ]  # fmt: skip
@@ -158,10 +162,15 @@ def makeService(
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
-    if available is None:
-        available = system_interfaces()
+    source: Callable[[], Sequence[Interface]] = (
+        system_interfaces if available is None else (lambda: available)
+    )
+
+    def wanted() -> list[Interface]:
+        return select_interfaces(source(), config["interfaces"])
+
     try:
-        interfaces = select_interfaces(available, config["interfaces"])
+        interfaces = wanted()
     except ConfigurationError as e:
         raise usage.UsageError(str(e)) from None
     top = MultiService()
@@ -191,6 +200,7 @@ def makeService(
             ttl=config["ttl"],
         )
         advertiser.setServiceParent(top)
+    discovery: DiscoveryService | None = None
     if not config["no-discover"]:
         discovery = DiscoveryService(
             config["product"],
@@ -217,6 +227,10 @@ def makeService(
         mapper.setServiceParent(top)
         if advertiser is not None:
             mapper.observe(_advertise_public_address(advertiser))
+    followers = [s for s in (advertiser, discovery) if s is not None]
+    if followers and config["rescan-interval"]:
+        InterfaceWatcher(reactor, wanted, followers, interfaces,
+                         config["rescan-interval"]).setServiceParent(top)  # fmt: skip
     return top
 
 
