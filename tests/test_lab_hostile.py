@@ -31,7 +31,7 @@ MAX_RSS_KB = 150 * 1024
 def lab() -> Iterator[Lab]:
     require_lab()
     with Lab(hosts=3) as made:
-        third = made.spawn("h2", [PYTHON, str(TOOLS / "tcp_listen_count.py"), "5000"])
+        third = made.spawn("h2", [PYTHON, str(TOOLS / "tcp_listen.py"), "5000"])
         third.wait_for_line(lambda line: line == "listening", 10)
         made.third = third  # type: ignore[attr-defined]
         yield made

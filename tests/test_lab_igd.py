@@ -63,7 +63,7 @@ def test_add_reaches_the_lan_host_and_delete_closes_it(router_lab: Lab) -> None:
     listing = upnpc(lab, "-l")
     assert "8048->198.51.100.11:8048" in listing and "ssdp_upnp-test" in listing
     # and the internet side reaches the LAN host through it
-    greeter = lab.spawn("h1", [PYTHON, str(TOOLS / "tcp_echo.py"), "8048", "h1"])
+    greeter = lab.spawn("h1", [PYTHON, str(TOOLS / "tcp_listen.py"), "8048", "HELLO h1"])
     greeter.wait_for_line(lambda line: line == "listening", 10)
     reached = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), ROUTER_WAN, "8048"], 20)
     assert reached.stdout.strip() == "HELLO h1"

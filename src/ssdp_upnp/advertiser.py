@@ -21,7 +21,6 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
-    IDelayedCall,
     IListeningPort,
     IMulticastTransport,
     IReactorMulticast,
@@ -59,6 +58,7 @@ from .multicast import close_multicast, join_group, leave_group, send_to_group
 from .node import NodeInfo, external_header
 from .ratelimit import RateLimiter
 from .search_target import Answer, match_search_target
+from .timers import Timers
 
 #: Longest wait before answering a multicast M-SEARCH, whatever MX says.
 MAX_MX = 5
@@ -114,8 +114,8 @@ class SSDPAdvertiser(DatagramProtocol):
         self.locations: dict[str, str] = {}
         self.drops = DropLog(self.log, clock)
         self.replies_sent = 0
-        self._pending: set[IDelayedCall] = set()
-        self._announcing: set[IDelayedCall] = set()
+        self._pending = Timers(clock)  # replies waiting for their random delay
+        self._announcing = Timers(clock)
         self.multicast: IMulticastTransport | None = None
         self.external: tuple[str, int] | None = None
 
@@ -155,15 +155,7 @@ class SSDPAdvertiser(DatagramProtocol):
                 self.drops.drop("total reply rate limit", host, port)
                 return
             delay = self.rng.uniform(0.0, window)
-            self._schedule(self._pending, delay, self._reply, answer, location, host, port)
-
-    def _schedule(self, into: set[IDelayedCall], delay: float, f: Any, *args: Any) -> None:
-        def run() -> None:
-            into.discard(call)
-            f(*args)
-
-        call = self.clock.callLater(delay, run)
-        into.add(call)
+            self._pending.later(delay, self._reply, answer, location, host, port)
 
     def headers(self) -> Headers:
         """The vendor headers of every message: the node's, and its public address if known."""
@@ -236,26 +228,21 @@ class SSDPAdvertiser(DatagramProtocol):
         """Announce on a newly added interface: a few alive sets, 0-100 ms from now."""
         start = self.rng.uniform(0.0, 0.1)
         for i in range(self.alive_repeats):
-            self._schedule(self._announcing, start + i * self.alive_spacing, self._send_set,
+            self._announcing.later(start + i * self.alive_spacing, self._send_set,
                            NTS.ALIVE, interface)  # fmt: skip
 
     def start_announcing(self) -> None:
         """Announce after 0-100 ms, repeat the set, and re-announce under max-age/2."""
         start = self.rng.uniform(0.0, 0.1)
         for i in range(self.alive_repeats):
-            self._schedule(
-                self._announcing, start + i * self.alive_spacing, self._send_set, NTS.ALIVE
-            )
+            self._announcing.later(start + i * self.alive_spacing, self._send_set, NTS.ALIVE)
         again = self.rng.uniform(self.max_age / 4.0, self.max_age / 2.0)
-        self._schedule(self._announcing, again, self.start_announcing)
+        self._announcing.later(again, self.start_announcing)
 
     def stop(self) -> None:
         """Cancel every pending reply and announcement, then send byebye twice."""
-        for call in self._pending | self._announcing:
-            if call.active():
-                call.cancel()
-        self._pending.clear()
-        self._announcing.clear()
+        self._pending.cancel_all()
+        self._announcing.cancel_all()
         for _ in range(2):
             self._send_set(NTS.BYEBYE)
 

@@ -149,7 +149,6 @@ class _Search:
         probe.addCallbacks(self._found, self._failed, errbackArgs=(location,))
 
     def _found(self, gateway: Gateway) -> None:
-        self.probes = {k: v for k, v in self.probes.items() if not v.called}
         if not self.result.called:
             self._close()
             self.result.callback(gateway)

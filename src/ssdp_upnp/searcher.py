@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IMulticastTransport
+from twisted.internet.interfaces import IMulticastTransport
 
 from .inbound import DropLog, MessageHandler, SSDPReceiver
 from .interfaces import Interface
 from .message import SSDP_PORT, SearchRequest, encode
 from .multicast import close_multicast, send_to_group
+from .timers import Timers
 
 
 class Searcher:
@@ -41,7 +42,7 @@ class Searcher:
         self.ttl = ttl
         self.ssdp_port = ssdp_port
         self.ports: list[tuple[Interface, IMulticastTransport]] = []
-        self._timers: set[IDelayedCall] = set()
+        self._timers = Timers(reactor)
 
     def open(self) -> None:
         """Open a port on each interface; on failure close what was opened and raise."""
@@ -108,13 +109,7 @@ class Searcher:
 
     def later(self, delay: float, f: Any, *args: Any) -> None:
         """Call C{f(*args)} after C{delay} seconds unless L{close} comes first."""
-
-        def run() -> None:
-            self._timers.discard(call)
-            f(*args)
-
-        call = self.reactor.callLater(delay, run)
-        self._timers.add(call)
+        self._timers.later(delay, f, *args)
 
     def _send(self, datagrams: list[bytes]) -> None:
         for interface, port in self.ports:
@@ -122,10 +117,7 @@ class Searcher:
 
     def close(self) -> list[Deferred[None]]:
         """Cancel what is scheduled and close the ports; the Deferreds fire when closed."""
-        for call in list(self._timers):
-            if call.active():
-                call.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
         closing = [close_multicast(port, []) for _, port in self.ports]
         self.ports.clear()
         return closing

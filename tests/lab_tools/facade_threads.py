@@ -47,34 +47,26 @@ found["cycles"] = cycles
 found["sockets_after_cycles"] = udp_sockets_on(1900)
 
 # 3. start and stop from several threads at once
-barrier = threading.Barrier(6)
 
 
-def starter():
-    barrier.wait()
-    server.start()
+def all_at_once(f, n=6):
+    barrier = threading.Barrier(n)
+
+    def call():
+        barrier.wait()
+        f()
+
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
-threads = [threading.Thread(target=starter) for _ in range(6)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
+all_at_once(server.start)
 server.started.wait(20)
 found["concurrent_start_sockets"] = udp_sockets_on(1900)
-barrier = threading.Barrier(6)
-
-
-def stopper():
-    barrier.wait()
-    server.stop()
-
-
-threads = [threading.Thread(target=stopper) for _ in range(6)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
+all_at_once(server.stop)
 server.join(20)
 found["concurrent_stop_sockets"] = udp_sockets_on(1900)
 
