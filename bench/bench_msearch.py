@@ -17,7 +17,7 @@ import sys
 import time
 
 from ssdp_upnp.advertiser import SSDPAdvertiser
-from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import SearchRequest, decode, encode
 from ssdp_upnp.node import NodeInfo
 from ssdp_upnp.search_target import match_search_target

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import Message, decode
 from ssdp_upnp.node import NodeInfo
 from ssdp_upnp.testing import Sent

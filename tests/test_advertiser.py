@@ -13,7 +13,7 @@ from helpers import ETH0, ETH1, MaxRandom, decoded, make_node, result_of
 from ssdp_upnp.advertiser import AdvertiserService, DescriptionSite
 from ssdp_upnp.description import read_node_description
 from ssdp_upnp.errors import ConfigurationError
-from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import (
     NTS,
     SSDP_GROUP,
@@ -296,7 +296,7 @@ def test_second_address_of_a_joined_device_is_not_an_error(
     from twisted.internet import error
     from twisted.internet.defer import fail
 
-    from ssdp_upnp.multicast import join_group
+    from ssdp_upnp._multicast import join_group
 
     class AlreadyMember(MemoryDatagramPort):
         def joinGroup(self, addr: str, interface: str = "") -> Any:

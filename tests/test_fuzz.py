@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from twisted.python import usage
 
 from helpers import ETH0, make_node
+from ssdp_upnp._xmlsafe import UnsafeXML
 from ssdp_upnp.advertiser import SSDPAdvertiser
 from ssdp_upnp.description import InvalidDescription, read_node_description
 from ssdp_upnp.errors import GatewayError, MessageError, SSDPUPnPError
@@ -22,7 +23,6 @@ from ssdp_upnp.message import SearchRequest, decode, encode
 from ssdp_upnp.soap import parse_response
 from ssdp_upnp.tap import Options
 from ssdp_upnp.testing import MemoryMulticastReactor
-from ssdp_upnp.xmlsafe import UnsafeXML
 
 FUZZ_EXAMPLES = int(os.environ.get("SSDP_UPNP_FUZZ_EXAMPLES", "2000"))
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

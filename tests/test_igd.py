@@ -22,9 +22,9 @@ from fake_igd import (
 )
 from helpers import failure_of, result_of
 from ssdp_upnp import errors
+from ssdp_upnp._http import http_request
 from ssdp_upnp.gateway import Gateway
 from ssdp_upnp.gateway_discovery import probe_gateway
-from ssdp_upnp.http import http_request
 from ssdp_upnp.igd import (
     GatewayDescription,
     PortMapping,

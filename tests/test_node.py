@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ssdp_upnp._xmlsafe import UnsafeXML, parse_xml
 from ssdp_upnp.description import (
     InvalidDescription,
     build_device_description,
@@ -17,7 +18,6 @@ from ssdp_upnp.description import (
 from ssdp_upnp.errors import ConfigurationError, StateFileError
 from ssdp_upnp.node import NodeInfo, read_advertisement
 from ssdp_upnp.state import NodeState, advance, load_state
-from ssdp_upnp.xmlsafe import UnsafeXML, parse_xml
 
 UUID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 

@@ -56,8 +56,8 @@ def test_twistd_bad_option_is_a_usage_error() -> None:
 
 def test_ruff_clean() -> None:
     for argv in (
-        ["check", "src", "tests", "bench"],
-        ["format", "--check", "src", "tests", "bench"],
+        ["check", "ssdp_upnp", "twisted", "tests", "bench"],
+        ["format", "--check", "ssdp_upnp", "twisted", "tests", "bench"],
     ):
         done = subprocess.run([sys.executable, "-m", "ruff", *argv], cwd=ROOT,
                               capture_output=True, text=True)  # fmt: skip

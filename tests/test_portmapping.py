@@ -92,7 +92,7 @@ def test_search_goes_to_the_default_gateway_too() -> None:
 
 
 def test_default_gateways_from_proc_net_route() -> None:
-    from ssdp_upnp.interfaces import parse_proc_route
+    from ssdp_upnp.lan import parse_proc_route
 
     text = (
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ssdp_upnp._ratelimit import RateLimiter
 from ssdp_upnp.errors import NoInterfaceError
-from ssdp_upnp.interfaces import Interface, interface_for, select_interfaces
-from ssdp_upnp.ratelimit import RateLimiter
+from ssdp_upnp.lan import Interface, interface_for, select_interfaces
 
 LO = Interface.parse("lo", "127.0.0.1/8")
 ETH0 = Interface.parse("eth0", "198.51.100.11/24")

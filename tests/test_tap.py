@@ -12,13 +12,13 @@ from twisted.logger import LogEvent, globalLogPublisher
 from twisted.python import usage
 
 from helpers import ETH0, result_of
+from ssdp_upnp._watcher import InterfaceWatcher
 from ssdp_upnp.advertiser import AdvertiserService
 from ssdp_upnp.discovery import DiscoveryService
-from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.lan import Interface
 from ssdp_upnp.peers import RemovalReason
 from ssdp_upnp.tap import Options, makeService
 from ssdp_upnp.testing import MemoryLAN, MemoryMulticastReactor
-from ssdp_upnp.watcher import InterfaceWatcher
 
 UUID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 from helpers import UUID_A, UUID_B, decoded, make_node, result_of
+from ssdp_upnp._watcher import InterfaceWatcher
 from ssdp_upnp.advertiser import AdvertiserService
 from ssdp_upnp.discovery import DiscoveryService
-from ssdp_upnp.interfaces import Interface
+from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import SSDP_GROUP, Notify
 from ssdp_upnp.testing import MemoryLAN
-from ssdp_upnp.watcher import InterfaceWatcher
 
 OLD = Interface.parse("eth0", "198.51.100.11/24")
 NEW = Interface.parse("eth0", "198.51.100.21/24")

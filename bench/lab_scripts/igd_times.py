@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import react
 
 from ssdp_upnp.gateway_discovery import find_gateway
-from ssdp_upnp.interfaces import select_interfaces, system_interfaces
+from ssdp_upnp.lan import select_interfaces, system_interfaces
 
 
 async def main(reactor, mode, n="10"):

@@ -18,7 +18,7 @@ from twisted.internet.task import react
 
 from ssdp_upnp.errors import SSDPUPnPError
 from ssdp_upnp.gateway_discovery import find_gateway
-from ssdp_upnp.interfaces import select_interfaces, system_interfaces
+from ssdp_upnp.lan import select_interfaces, system_interfaces
 
 
 def peak_rss_kb():

@@ -33,7 +33,7 @@ from .advertiser import AdvertiserService
 from .discovery import DiscoveryService
 from .errors import SSDPUPnPError
 from .gateway_discovery import find_gateway
-from .interfaces import Interface, select_interfaces, system_interfaces
+from .lan import Interface, select_interfaces, system_interfaces
 from .node import NodeInfo, check_network, check_product
 from .peers import Peer, RemovalReason
 from .portmapping import Nat as TwistedNat

@@ -27,16 +27,16 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater, react
 from twisted.logger import Logger
 
+from ._inbound import DropLog
+from ._searcher import Searcher
 from .advertiser import AdvertiserService
 from .discovery import discover
 from .errors import ConfigurationError, NoSuchEntryInArray, SSDPUPnPError
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
-from .inbound import DropLog
-from .interfaces import Interface, select_interfaces, system_interfaces
+from .lan import Interface, select_interfaces, system_interfaces
 from .message import Message, Notify, SearchResponse
 from .node import NodeInfo
-from .searcher import Searcher
 from .state import default_state_path, load_state
 
 log = Logger()

@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from ._xmlsafe import UnsafeXML, child_text, local_name, parse_xml
 from .errors import InvalidGatewayResponse
-from .xmlsafe import UnsafeXML, child_text, local_name, parse_xml
 
 WAN_IP_2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
 WAN_IP_1 = "urn:schemas-upnp-org:service:WANIPConnection:1"

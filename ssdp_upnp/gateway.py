@@ -18,6 +18,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from ._http import DEFAULT_TIMEOUT, http_request
 from .errors import (
     ConfigurationError,
     ConflictInMappingEntry,
@@ -29,7 +30,6 @@ from .errors import (
     SpecifiedArrayIndexInvalid,
     UPnPError,
 )
-from .http import DEFAULT_TIMEOUT, http_request
 from .igd import (
     IGD2_MAX_LEASE,
     GatewayDescription,

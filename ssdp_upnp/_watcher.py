@@ -17,7 +17,7 @@ from twisted.application.internet import TimerService
 from twisted.logger import Logger
 
 from .errors import SSDPUPnPError
-from .interfaces import Interface
+from .lan import Interface
 
 
 class FollowsInterfaces(Protocol):

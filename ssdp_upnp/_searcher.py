@@ -16,11 +16,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IMulticastTransport
 
-from .inbound import DropLog, MessageHandler, SSDPReceiver
-from .interfaces import Interface
+from ._inbound import DropLog, MessageHandler, SSDPReceiver
+from ._multicast import close_multicast, send_to_group
+from ._timers import Timers
+from .lan import Interface
 from .message import SSDP_PORT, SearchRequest, encode
-from .multicast import close_multicast, send_to_group
-from .timers import Timers
 
 
 class Searcher:

@@ -17,17 +17,17 @@ from twisted.application.service import IService, MultiService
 from twisted.logger import Logger
 from twisted.python import usage
 
+from ._watcher import InterfaceWatcher
 from .advertiser import AdvertiserService
 from .discovery import DiscoveryService
 from .errors import ConfigurationError, SSDPUPnPError
 from .gateway_discovery import find_gateway
-from .interfaces import Interface, select_interfaces, system_interfaces
+from .lan import Interface, select_interfaces, system_interfaces
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
 from .peers import Peer, RemovalReason
 from .portmapping import Forward, PortMappingService
 from .state import default_state_path, load_state
-from .watcher import InterfaceWatcher
 
 
 def _int_in(name: str, low: int, high: int) -> Any:

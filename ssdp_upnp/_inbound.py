@@ -18,10 +18,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from ._ratelimit import RateLimiter
 from .errors import MessageError
-from .interfaces import Interface, interface_for
+from .lan import Interface, interface_for
 from .message import Message, decode
-from .ratelimit import RateLimiter
 
 
 class DropLog:

@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IListeningPort, IMulticastTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from .interfaces import Interface
+from .lan import Interface
 from .message import SSDP_GROUP, SSDP_PORT
 
 log = Logger()

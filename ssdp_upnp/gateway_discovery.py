@@ -20,14 +20,14 @@ from urllib.parse import urlsplit
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 
+from ._http import DEFAULT_TIMEOUT, default_http_client, http_request
+from ._inbound import DropLog
+from ._searcher import Searcher
 from .errors import GatewayError, NoGatewayFound
 from .gateway import Gateway
-from .http import DEFAULT_TIMEOUT, default_http_client, http_request
 from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
-from .inbound import DropLog
-from .interfaces import Interface, default_gateways, interface_for
+from .lan import Interface, default_gateways, interface_for
 from .message import Message, SearchResponse
-from .searcher import Searcher
 
 log = Logger()
 SEARCH_REPEATS = 3

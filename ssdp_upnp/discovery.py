@@ -2,7 +2,7 @@
 SSDP discovery: find the nodes of one product and network on the LAN.
 
 L{DiscoveryService} searches from an ephemeral port on each interface
-(L{ssdp_upnp.searcher.Searcher}: each M-SEARCH sent several times, then again
+(L{ssdp_upnp._searcher.Searcher}: each M-SEARCH sent several times, then again
 every C{search_interval}), listens to NOTIFY on 1900, and keeps a
 L{ssdp_upnp.peers.PeerTable}; observers hear of peers added and removed.
 L{discover} is the one-shot form.
@@ -26,15 +26,15 @@ from twisted.internet.interfaces import (
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
+from ._inbound import DropLog, SSDPReceiver
+from ._multicast import close_multicast, join_group, leave_group
+from ._searcher import Searcher
 from .errors import ConfigurationError
-from .inbound import DropLog, SSDPReceiver
-from .interfaces import Interface
+from .lan import Interface
 from .message import SSDP_PORT, Message
-from .multicast import close_multicast, join_group, leave_group
 from .node import check_network, check_product, device_type
 from .peers import Departure, Peer, PeerAdded, PeerEvent, PeerRemoved, PeerTable, RemovalReason
 from .peers import read_message as read_peer_message
-from .searcher import Searcher
 
 
 class PeerObserver(Protocol):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
+from ._xmlsafe import UnsafeXML, child_text, local_name, parse_xml
 from .errors import (
     ActionFailed,
     ConflictInMappingEntry,
@@ -29,7 +30,6 @@ from .errors import (
     UPnPError,
     WildCardNotPermitted,
 )
-from .xmlsafe import UnsafeXML, child_text, local_name, parse_xml
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP_ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"

@@ -34,6 +34,11 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Site
 
+from ._inbound import DropLog, accept
+from ._multicast import close_multicast, join_group, leave_group, send_to_group
+from ._ratelimit import RateLimiter
+from ._timers import Timers
+from ._version import __version__
 from .description import (
     DESCRIPTION_PATH,
     SCPD_PATH,
@@ -42,8 +47,7 @@ from .description import (
     config_id,
 )
 from .errors import ConfigurationError, MessageError
-from .inbound import DropLog, accept
-from .interfaces import Interface
+from .lan import Interface
 from .message import (
     DEFAULT_MAX_AGE,
     NTS,
@@ -54,15 +58,12 @@ from .message import (
     SearchResponse,
     encode,
 )
-from .multicast import close_multicast, join_group, leave_group, send_to_group
 from .node import NodeInfo, external_header
-from .ratelimit import RateLimiter
 from .search_target import Answer, match_search_target
-from .timers import Timers
 
 #: Longest wait before answering a multicast M-SEARCH, whatever MX says.
 MAX_MX = 5
-SERVER = "Linux/1 UPnP/1.1 ssdp_upnp/0.1"
+SERVER = f"Linux/1 UPnP/1.1 ssdp_upnp/{__version__}"
 
 
 class SSDPAdvertiser(DatagramProtocol):
@@ -312,7 +313,7 @@ class AdvertiserService(Service):
     Deferred that fires when every port is closed.
 
     L{update_interfaces} follows the host's interfaces while running (see
-    L{ssdp_upnp.watcher.InterfaceWatcher}).
+    L{ssdp_upnp._watcher.InterfaceWatcher}).
     """
 
     log = Logger()

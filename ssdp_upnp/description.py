@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import SSDPUPnPError
 from .message import MAX_CONFIG_ID
 from .node import DOMAIN, NodeInfo
-from .xmlsafe import child_text, local_name, parse_xml
 
 DEVICE_NS = "urn:schemas-upnp-org:device-1-0"
 SERVICE_NS = "urn:schemas-upnp-org:service-1-0"
@@ -117,7 +117,7 @@ def read_node_description(data: bytes) -> NodeDescription:
     """
     Read a node's description document.
 
-    @raise ssdp_upnp.xmlsafe.UnsafeXML: not well-formed, too large, or with a DOCTYPE.
+    @raise ssdp_upnp._xmlsafe.UnsafeXML: not well-formed, too large, or with a DOCTYPE.
     @raise InvalidDescription: well-formed but not a node's description.
     """
     root = parse_xml(data)

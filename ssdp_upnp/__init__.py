@@ -6,6 +6,7 @@ The public surface is re-exported here (a test pins it); the modules hold the
 details. The seed's blocking API is in L{ssdp_upnp.ssdp}.
 """
 
+from ._version import __version__ as __version__
 from .advertiser import AdvertiserService, SSDPAdvertiser
 from .discovery import DiscoveryService, PeerObserver, discover
 from .errors import (
@@ -25,13 +26,11 @@ from .errors import (
 from .gateway import ConnectionStatus, ExternalAddress, Gateway
 from .gateway_discovery import find_gateway
 from .igd import PortMapping
-from .interfaces import Interface, select_interfaces, system_interfaces
+from .lan import Interface, select_interfaces, system_interfaces
 from .node import NodeInfo
 from .peers import Peer, RemovalReason
 from .portmapping import Forward, Nat, PortMappingService
 from .state import NodeState, load_state
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AdvertiserService",
