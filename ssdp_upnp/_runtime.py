@@ -20,17 +20,9 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python import threadable
 from twisted.python.failure import Failure
 
-from .errors import SSDPUPnPError
+from .errors import CallTimeout, FacadeError
 
 T = TypeVar("T")
-
-
-class FacadeError(SSDPUPnPError, RuntimeError):
-    """The blocking API was used where it cannot work (inside the reactor thread)."""
-
-
-class CallTimeout(SSDPUPnPError, TimeoutError):
-    """A blocking call did not finish in its time."""
 
 
 class Stoppable(Protocol):

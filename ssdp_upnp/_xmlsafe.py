@@ -13,14 +13,10 @@ from typing import Any
 
 from lxml import etree
 
-from .errors import SSDPUPnPError
+from .errors import UnsafeXML
 
 #: The largest document we parse; callers cap the bytes they read before that.
 MAX_XML_SIZE = 256 * 1024
-
-
-class UnsafeXML(SSDPUPnPError):
-    """The document is not well-formed, too large, or uses a refused feature (DOCTYPE)."""
 
 
 def _parser() -> etree.XMLParser:

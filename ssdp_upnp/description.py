@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ._xmlsafe import child_text, local_name, parse_xml
-from .errors import SSDPUPnPError
+from .errors import InvalidDescription
 from .message import MAX_CONFIG_ID
 from .node import DOMAIN, NodeInfo
 
@@ -26,10 +26,6 @@ NODE_NS = f"urn:{DOMAIN}:node-1-0"
 DESCRIPTION_PATH = "/description.xml"
 SCPD_PATH = "/scpd.xml"
 CONTROL_PATH = "/control"
-
-
-class InvalidDescription(SSDPUPnPError):
-    """A device description lacks what a node's description must hold."""
 
 
 def config_id(node: NodeInfo) -> int:

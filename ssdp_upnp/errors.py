@@ -54,6 +54,22 @@ class NoInterfaceError(ConfigurationError):
     """No network interface matched what was asked for."""
 
 
+class InvalidDescription(SSDPUPnPError):
+    """A device description lacks what a node's description must hold."""
+
+
+class UnsafeXML(SSDPUPnPError):
+    """An XML document is not well-formed, too large, or uses a refused feature (DOCTYPE)."""
+
+
+class FacadeError(SSDPUPnPError, RuntimeError):
+    """The blocking API was used where it cannot work (inside the reactor thread)."""
+
+
+class CallTimeout(SSDPUPnPError, TimeoutError):
+    """A blocking call did not finish in its time."""
+
+
 class StateFileError(SSDPUPnPError):
     """The node's state file (uuid, boot id) cannot be read or written."""
 
@@ -137,6 +153,12 @@ class NoPortMapsAvailable(UPnPError):
 
 class ConflictWithOtherMechanisms(UPnPError):
     code = 729
+
+
+class NoSuchEntryInPortMappingList(UPnPError):
+    """730 (IGD2): GetListOfPortMappings found nothing in the range asked."""
+
+    code = 730
 
 
 class InconsistentParameters(UPnPError):

@@ -25,6 +25,7 @@ from .errors import (
     GatewayHTTPError,
     InvalidGatewayResponse,
     NoSuchEntryInArray,
+    NoSuchEntryInPortMappingList,
     OnlyPermanentLeasesSupported,
     SamePortValuesRequired,
     SpecifiedArrayIndexInvalid,
@@ -32,9 +33,9 @@ from .errors import (
 )
 from .igd import (
     IGD2_MAX_LEASE,
+    ConnectionService,
     GatewayDescription,
     PortMapping,
-    Service,
     is_double_nat,
     mapping_from_arguments,
     parse_port_mapping_list,
@@ -95,7 +96,7 @@ class Gateway:
         reactor: Any,
         http: Any,
         description: GatewayDescription,
-        service: Service,
+        service: ConnectionService,
         local_address: str,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
@@ -391,12 +392,8 @@ class Gateway:
                         ("NewNumberOfPorts", "1000"),
                     ],
                 )
-            except (NoSuchEntryInArray, SpecifiedArrayIndexInvalid):
-                continue  # 714/730: nothing of this protocol
-            except UPnPError as e:
-                if e.code == 730:
-                    continue
-                raise
+            except (NoSuchEntryInArray, NoSuchEntryInPortMappingList, SpecifiedArrayIndexInvalid):
+                continue  # 713/714/730: nothing of this protocol
             mappings.extend(parse_port_mapping_list(args.get("NewPortListing", "")))
         return mappings
 

@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from ._xmlsafe import UnsafeXML, child_text, local_name, parse_xml
-from .errors import InvalidGatewayResponse
+from ._xmlsafe import child_text, local_name, parse_xml
+from .errors import InvalidGatewayResponse, UnsafeXML
 
 WAN_IP_2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
 WAN_IP_1 = "urn:schemas-upnp-org:service:WANIPConnection:1"
@@ -36,7 +36,7 @@ IGD2_MAX_LEASE = 604800
 
 
 @dataclass(frozen=True)
-class Service:
+class ConnectionService:
     service_type: str
     service_id: str
     control_url: str
@@ -54,7 +54,7 @@ class Device:
     device_type: str
     udn: str
     friendly_name: str
-    services: tuple[Service, ...]
+    services: tuple[ConnectionService, ...]
     devices: tuple[Device, ...]
 
     def walk(self) -> list[Device]:
@@ -102,7 +102,7 @@ def _device(element: etree._Element, base: str, host: str, depth: int) -> Device
                 scpd = child_text(service, "SCPDURL")
                 event = child_text(service, "eventSubURL")
                 services.append(
-                    Service(
+                    ConnectionService(
                         service_type=service_type,
                         service_id=child_text(service, "serviceId") or "",
                         control_url=control_url,
@@ -148,7 +148,7 @@ def parse_gateway_description(data: bytes, url: str) -> GatewayDescription:
     return GatewayDescription(url, _device(device, base, host, 0))
 
 
-def connection_services(description: GatewayDescription) -> list[Service]:
+def connection_services(description: GatewayDescription) -> list[ConnectionService]:
     """Every WAN connection service, WANIPConnection:2 first, then :1, then WANPPPConnection:1."""
     found = [
         service

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from ._xmlsafe import UnsafeXML, child_text, local_name, parse_xml
+from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import (
     ActionFailed,
     ConflictInMappingEntry,
@@ -23,10 +23,12 @@ from .errors import (
     InvalidGatewayResponse,
     NoPortMapsAvailable,
     NoSuchEntryInArray,
+    NoSuchEntryInPortMappingList,
     NotAuthorized,
     OnlyPermanentLeasesSupported,
     SamePortValuesRequired,
     SpecifiedArrayIndexInvalid,
+    UnsafeXML,
     UPnPError,
     WildCardNotPermitted,
 )
@@ -48,6 +50,7 @@ ERRORS: dict[int, type[UPnPError]] = {
     725: OnlyPermanentLeasesSupported,
     728: NoPortMapsAvailable,
     729: ConflictWithOtherMechanisms,
+    730: NoSuchEntryInPortMappingList,
     732: WildCardNotPermitted,
     733: InconsistentParameters,
 }

@@ -28,10 +28,10 @@ from typing import Any
 from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
 from zope.interface import implementer
 
-from ._runtime import CallTimeout, FacadeError, runtime
+from ._runtime import runtime
 from .advertiser import AdvertiserService
 from .discovery import DiscoveryService
-from .errors import SSDPUPnPError
+from .errors import CallTimeout, FacadeError, SSDPUPnPError
 from .gateway_discovery import find_gateway
 from .lan import Interface, select_interfaces, system_interfaces
 from .node import NodeInfo, check_network, check_product

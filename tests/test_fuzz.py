@@ -14,10 +14,15 @@ from hypothesis import strategies as st
 from twisted.python import usage
 
 from helpers import ETH0, make_node
-from ssdp_upnp._xmlsafe import UnsafeXML
 from ssdp_upnp.advertiser import SSDPAdvertiser
-from ssdp_upnp.description import InvalidDescription, read_node_description
-from ssdp_upnp.errors import GatewayError, MessageError, SSDPUPnPError
+from ssdp_upnp.description import read_node_description
+from ssdp_upnp.errors import (
+    GatewayError,
+    InvalidDescription,
+    MessageError,
+    SSDPUPnPError,
+    UnsafeXML,
+)
 from ssdp_upnp.igd import connection_services, parse_gateway_description, parse_port_mapping_list
 from ssdp_upnp.message import SearchRequest, decode, encode
 from ssdp_upnp.soap import parse_response

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ssdp_upnp._xmlsafe import UnsafeXML, parse_xml
+from ssdp_upnp._xmlsafe import parse_xml
 from ssdp_upnp.description import (
-    InvalidDescription,
     build_device_description,
     build_scpd,
     config_id,
     read_node_description,
 )
-from ssdp_upnp.errors import ConfigurationError, StateFileError
+from ssdp_upnp.errors import ConfigurationError, InvalidDescription, StateFileError, UnsafeXML
 from ssdp_upnp.node import NodeInfo, read_advertisement
 from ssdp_upnp.state import NodeState, advance, load_state
 

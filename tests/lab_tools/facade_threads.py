@@ -9,7 +9,8 @@ import threading
 import time
 from queue import Queue
 
-from ssdp_upnp._runtime import FacadeError, runtime
+from ssdp_upnp._runtime import runtime
+from ssdp_upnp.errors import FacadeError
 from ssdp_upnp.ssdp import Client, Nat, Server
 
 found = {}
