@@ -16,7 +16,7 @@ import random
 import sys
 import time
 
-from ssdp_upnp.advertiser import SSDPAdvertiser
+from ssdp_upnp.advertiser import AdvertiserLimits, SSDPAdvertiser
 from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import SearchRequest, decode, encode
 from ssdp_upnp.node import NodeInfo
@@ -43,7 +43,7 @@ def rate(label: str, f: object, seconds: float) -> float:
 
 def pure_case(st: str) -> object:
     datagram = encode(SearchRequest(st=st, mx=2))
-    advertiser = SSDPAdvertiser(NODE, 1, [ETH0], MemoryMulticastReactor())
+    advertiser = SSDPAdvertiser(NODE, 1, MemoryMulticastReactor())
     location = "http://198.51.100.11:40000/description.xml"
 
     def handle() -> None:
@@ -68,11 +68,9 @@ def protocol_case(st: str) -> object:
     """
     from twisted.internet import reactor
 
-    advertiser = SSDPAdvertiser(
-        NODE, 1, [ETH0], reactor, rng=NoDelay(),
-        replies_per_second=1e12, reply_burst=1e12, max_pending=10**9,
-    )  # fmt: skip
-    advertiser.locations[ETH0.ip] = "http://198.51.100.11:40000/description.xml"
+    unlimited = AdvertiserLimits(replies_per_second=1e12, reply_burst=1e12, max_pending=10**9)
+    advertiser = SSDPAdvertiser(NODE, 1, reactor, rng=NoDelay(), limits=unlimited)
+    advertiser.serve_on(ETH0, "http://198.51.100.11:40000/description.xml")
     port = MemoryMulticastReactor().listenMulticast(1900, advertiser, listenMultiple=True)
     datagram = encode(SearchRequest(st=st, mx=1))
     count = [0]

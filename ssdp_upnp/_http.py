@@ -9,15 +9,16 @@ whole exchange, and no redirects.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, ResponseDone, ResponseNeverReceived
 from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
+from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayHTTPError
 
 #: Largest body read from a gateway (descriptions are a few KiB; GetListOfPortMappings more).
@@ -25,11 +26,13 @@ MAX_BODY = 256 * 1024
 DEFAULT_TIMEOUT = 5.0
 
 
-def default_http_client(reactor: Any, connect_timeout: float = DEFAULT_TIMEOUT) -> Any:
+def default_http_client(
+    reactor: ISSDPReactor, connect_timeout: float = DEFAULT_TIMEOUT
+) -> HTTPClient:
     """A treq C{HTTPClient} on its own Agent (no proxy, no redirects unless asked)."""
-    from treq.client import HTTPClient
+    from treq.client import HTTPClient as TreqClient
 
-    return HTTPClient(Agent(reactor, connectTimeout=connect_timeout))
+    return TreqClient(Agent(reactor, connectTimeout=connect_timeout))
 
 
 _DONE = Failure(ResponseDone())
@@ -98,11 +101,20 @@ class _Discard(Protocol):
 
 
 async def _exchange(
-    http: Any, method: str, url: str, headers: dict[str, str], data: bytes | None, limit: int
+    http: HTTPClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    data: bytes | None,
+    limit: int,
 ) -> tuple[int, bytes]:
     try:
         response: IResponse = await http.request(
-            method, url, headers=headers, data=data, allow_redirects=False
+            method,
+            url,
+            headers=Headers({name: [value] for name, value in headers.items()}),
+            data=data,
+            allow_redirects=False,
         )
     except CancelledError:
         raise
@@ -120,8 +132,8 @@ async def _exchange(
 
 
 def http_request(
-    reactor: Any,
-    http: Any,
+    reactor: IReactorTime,
+    http: HTTPClient,
     method: str,
     url: str,
     *,

@@ -11,7 +11,7 @@ event says how many were suppressed meanwhile.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -55,7 +55,7 @@ class DropLog:
 
 
 def accept(
-    datagram: bytes, addr: tuple[str, int], interfaces: Sequence[Interface], drops: DropLog
+    datagram: bytes, addr: tuple[str, int], interfaces: Collection[Interface], drops: DropLog
 ) -> tuple[Message, Interface] | None:
     """
     The message in C{datagram} and the interface whose subnet holds its
@@ -79,23 +79,25 @@ MessageHandler = Callable[[Message, str, int, Interface], None]
 
 class SSDPReceiver(DatagramProtocol):
     """
-    Decode datagrams from on-link senders and pass them to C{handler}; drop the
-    rest. One per port (a protocol has one transport); ports of one service
-    share their L{DropLog}.
+    The one inbound path: decode datagrams from senders on the subnet of one
+    of C{interfaces} (read at each datagram: a live view follows changes) and
+    pass them to C{handler}; drop the rest. One per port (a protocol has one
+    transport); ports of one service share their L{DropLog}. The advertiser's
+    protocol is one too.
     """
 
     log = Logger()
     noisy = False
 
     def __init__(
-        self, interfaces: Sequence[Interface], drops: DropLog, handler: MessageHandler
+        self, interfaces: Collection[Interface], drops: DropLog, handler: MessageHandler
     ) -> None:
-        self.interfaces = interfaces
+        self.on_link = interfaces
         self.handler = handler
         self.drops = drops
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        accepted = accept(datagram, addr, self.interfaces, self.drops)
+        accepted = accept(datagram, addr, self.on_link, self.drops)
         if accepted is None:
             return
         host, port = addr[0], addr[1]

@@ -3,6 +3,7 @@ Small helpers around Twisted's multicast transport, shared by the services.
 
 They keep the Deferreds of C{setOutgoingInterface}, C{joinGroup},
 C{leaveGroup} and C{stopListening} instead of dropping them.
+L{GroupMembership} is which interfaces one port has joined the SSDP group on.
 """
 
 from __future__ import annotations
@@ -52,53 +53,68 @@ def send_to_group(
     return d.addCallback(write).addErrback(failed)
 
 
-def join_group(
-    transport: IMulticastTransport, interface: Interface, joined: list[Interface]
-) -> Deferred[None]:
-    """Join the SSDP group on C{interface}; append it to C{joined} on success, log a failure."""
+def close_port(transport: IMulticastTransport) -> Deferred[None]:
+    """Stop listening on a multicast port (that has joined no group)."""
+    stopped = cast(IListeningPort, transport).stopListening()
+    return stopped if isinstance(stopped, Deferred) else succeed(None)
 
-    def done(_: object) -> None:
-        joined.append(interface)
 
-    def failed(failure: Failure) -> None:
-        error = failure.value
-        if isinstance(error, MulticastJoinError) and errno.EADDRINUSE in error.args:
-            # a second address of an interface already joined: the membership is per device
-            log.info(
-                "{group} already joined on the device of {interface}",
+class GroupMembership:
+    """
+    The interfaces on which one multicast port has joined the SSDP group.
+
+    A failed join is logged (multicast on that interface will not be
+    received) and not counted; leaving an interface never joined is a no-op.
+    """
+
+    def __init__(self, transport: IMulticastTransport) -> None:
+        self.transport = transport
+        self._joined: list[Interface] = []
+
+    @property
+    def joined(self) -> list[Interface]:
+        """The interfaces joined, in the order they were."""
+        return list(self._joined)
+
+    def join(self, interface: Interface) -> Deferred[None]:
+        """Join the group on C{interface}; the Deferred fires when done (never fails)."""
+
+        def done(_: object) -> None:
+            self._joined.append(interface)
+
+        def failed(failure: Failure) -> None:
+            error = failure.value
+            if isinstance(error, MulticastJoinError) and errno.EADDRINUSE in error.args:
+                # a second address of an interface already joined: the membership is per device
+                log.info(
+                    "{group} already joined on the device of {interface}",
+                    group=SSDP_GROUP,
+                    interface=interface.ip,
+                )
+                return
+            log.error(
+                "cannot join {group} on {interface} ({name}): {error}; multicast on it will"
+                " not be received",
                 group=SSDP_GROUP,
                 interface=interface.ip,
+                name=interface.name,
+                error=failure.getErrorMessage(),
             )
-            return
-        log.error(
-            "cannot join {group} on {interface} ({name}): {error}; multicast on it will not"
-            " be received",
-            group=SSDP_GROUP,
-            interface=interface.ip,
-            name=interface.name,
-            error=failure.getErrorMessage(),
+
+        return self.transport.joinGroup(SSDP_GROUP, interface.ip).addCallbacks(done, failed)
+
+    def leave(self, interface: Interface) -> Deferred[None]:
+        """Leave the group on C{interface} if joined; a failure (the interface is already
+        gone) is expected and ignored."""
+        if interface not in self._joined:
+            return succeed(None)
+        self._joined.remove(interface)
+        return self.transport.leaveGroup(SSDP_GROUP, interface.ip).addErrback(lambda _: None)
+
+    def close(self) -> Deferred[None]:
+        """Leave the group on every interface joined, then stop listening."""
+        leaves = [self.transport.leaveGroup(SSDP_GROUP, i.ip) for i in self._joined]
+        self._joined.clear()
+        return DeferredList(leaves, consumeErrors=True).addCallback(
+            lambda _: close_port(self.transport)
         )
-
-    return transport.joinGroup(SSDP_GROUP, interface.ip).addCallbacks(done, failed)
-
-
-def leave_group(
-    transport: IMulticastTransport, interface: Interface, joined: list[Interface]
-) -> Deferred[None]:
-    """Leave the SSDP group on C{interface} if it is in C{joined}; a failure (the interface is
-    already gone) is expected and ignored."""
-    if interface not in joined:
-        return succeed(None)
-    joined.remove(interface)
-    return transport.leaveGroup(SSDP_GROUP, interface.ip).addErrback(lambda _: None)
-
-
-def close_multicast(transport: IMulticastTransport, joined: list[Interface]) -> Deferred[None]:
-    """Leave the group on every interface in C{joined}, then stop listening."""
-    leaves = [transport.leaveGroup(SSDP_GROUP, i.ip) for i in joined]
-    joined.clear()
-
-    def stop(_: object) -> Deferred[None] | None:
-        return cast(IListeningPort, transport).stopListening()
-
-    return DeferredList(leaves, consumeErrors=True).addCallback(stop)

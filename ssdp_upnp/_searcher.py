@@ -17,8 +17,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IMulticastTransport
 
 from ._inbound import DropLog, MessageHandler, SSDPReceiver
-from ._multicast import close_multicast, send_to_group
+from ._multicast import close_port, send_to_group
 from ._timers import Timers
+from ._types import ISSDPReactor
 from .lan import Interface
 from .message import SSDP_PORT, SearchRequest, encode
 
@@ -26,7 +27,7 @@ from .message import SSDP_PORT, SearchRequest, encode
 class Searcher:
     def __init__(
         self,
-        reactor: Any,
+        reactor: ISSDPReactor,
         interfaces: Sequence[Interface],
         handler: MessageHandler,
         drops: DropLog,
@@ -71,7 +72,7 @@ class Searcher:
             self.interfaces.remove(interface)
         for entry in [e for e in self.ports if e[0] == interface]:
             self.ports.remove(entry)
-            close_multicast(entry[1], [])
+            close_port(entry[1])
 
     def search(
         self, targets: Sequence[str], mx: int, repeats: int = 3, spacing: float = 0.5
@@ -118,6 +119,6 @@ class Searcher:
     def close(self) -> list[Deferred[None]]:
         """Cancel what is scheduled and close the ports; the Deferreds fire when closed."""
         self._timers.cancel_all()
-        closing = [close_multicast(port, []) for _, port in self.ports]
+        closing = [close_port(port) for _, port in self.ports]
         self.ports.clear()
         return closing

@@ -11,9 +11,10 @@ new ones and drop the ones gone).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from twisted.application.internet import TimerService
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from .errors import SSDPUPnPError
@@ -29,7 +30,7 @@ class InterfaceWatcher(TimerService):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorTime,
         source: Callable[[], Sequence[Interface]],
         followers: Sequence[FollowsInterfaces],
         current: Sequence[Interface],

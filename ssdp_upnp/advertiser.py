@@ -5,14 +5,15 @@ L{SSDPAdvertiser} is the datagram protocol (it only moves bytes and time: the
 messages come from L{ssdp_upnp.message}, the matching from
 L{ssdp_upnp.search_target}); L{AdvertiserService} opens the multicast port on
 1900 (shared with other SSDP stacks), joins the group on each interface,
-serves the device description over HTTP on each interface, and sends byebye
-when stopped.
+serves the device description over HTTP on each interface
+(L{ssdp_upnp._description_server}), and sends byebye when stopped.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, cast
 
@@ -20,32 +21,17 @@ from twisted.application.service import Service
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import (
-    IListeningPort,
-    IMulticastTransport,
-    IReactorMulticast,
-    IReactorTCP,
-    IReactorTime,
-)
-from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.interfaces import IListeningPort, IMulticastTransport, IReactorTime
 from twisted.logger import Logger
-from twisted.web.iweb import IRequest
-from twisted.web.pages import notFound
-from twisted.web.resource import IResource, Resource
-from twisted.web.server import Site
 
-from ._inbound import DropLog, accept
-from ._multicast import close_multicast, join_group, leave_group, send_to_group
+from ._description_server import DescriptionSite
+from ._inbound import DropLog, SSDPReceiver
+from ._multicast import GroupMembership, send_to_group
 from ._ratelimit import RateLimiter
 from ._timers import Timers
-from ._version import __version__
-from .description import (
-    DESCRIPTION_PATH,
-    SCPD_PATH,
-    build_device_description,
-    build_scpd,
-    config_id,
-)
+from ._types import ISSDPReactor
+from ._version import SERVER
+from .description import DESCRIPTION_PATH, config_id
 from .errors import ConfigurationError, MessageError
 from .lan import Interface
 from .message import (
@@ -53,6 +39,7 @@ from .message import (
     NTS,
     SSDP_PORT,
     Headers,
+    Message,
     Notify,
     SearchRequest,
     SearchResponse,
@@ -61,71 +48,109 @@ from .message import (
 from .node import NodeInfo, external_header
 from .search_target import Answer, match_search_target
 
+__all__ = ["SERVER", "AdvertiserLimits", "AdvertiserService", "DescriptionSite", "SSDPAdvertiser"]
+
 #: Longest wait before answering a multicast M-SEARCH, whatever MX says.
 MAX_MX = 5
-SERVER = f"Linux/1 UPnP/1.1 ssdp_upnp/{__version__}"
+#: Each set of alive NOTIFY is sent this many times, this many seconds apart (UDP is lossy).
+ALIVE_REPEATS = 3
+ALIVE_SPACING = 0.3
 
 
-class SSDPAdvertiser(DatagramProtocol):
+@dataclass(frozen=True)
+class AdvertiserLimits:
+    """
+    How much answering a node does, whatever the LAN sends it: replies per
+    second (and burst) per source and in all, and how many replies may wait
+    for their random delay at once.
+    """
+
+    replies_per_second: float = 20.0
+    reply_burst: float = 40.0
+    total_replies_per_second: float = 200.0
+    total_reply_burst: float = 400.0
+    max_pending: int = 2048
+
+
+class SSDPAdvertiser(SSDPReceiver):
     """
     Answers M-SEARCH and sends NOTIFY for one node.
 
-    @ivar locations: LOCATION URL by interface address; an interface without
-        one is not answered on (its HTTP server is not up).
+    It owns which interfaces are served and at which LOCATION (L{serve_on},
+    L{stop_serving}): only senders on the subnet of a served interface are
+    answered, through the same inbound path as discovery (L{SSDPReceiver}).
     """
 
     log = Logger()
-    noisy = False
 
     def __init__(
         self,
         node: NodeInfo,
         boot_id: int,
-        interfaces: Sequence[Interface],
         clock: IReactorTime,
+        *,
         rng: random.Random | None = None,
         max_age: int = DEFAULT_MAX_AGE,
         server: str = SERVER,
-        replies_per_second: float = 20.0,
-        reply_burst: float = 40.0,
-        total_replies_per_second: float = 200.0,
-        total_reply_burst: float = 400.0,
-        max_pending: int = 2048,
-        alive_repeats: int = 3,
-        alive_spacing: float = 0.3,
+        limits: AdvertiserLimits = AdvertiserLimits(),
         ssdp_port: int = SSDP_PORT,
     ) -> None:
         if max_age < 1:
             raise ConfigurationError(f"max-age {max_age} must be at least 1 second")
+        self._served: dict[Interface, str] = {}  # LOCATION by interface, in serving order
+        super().__init__(self._served.keys(), DropLog(self.log, clock), self._message)
         self.node = node
         self.boot_id = boot_id
         self.config_id = config_id(node)
-        self.interfaces = list(interfaces)
         self.clock = clock
         self.rng = rng or random.SystemRandom()
         self.max_age = max_age
         self.server = server
+        self.limits = limits
         # per source, and in all: many sources (spoofed or not) must not add up to a flood
-        self.limiter = RateLimiter(replies_per_second, reply_burst, max_keys=4096)
-        self.total_limiter = RateLimiter(total_replies_per_second, total_reply_burst, max_keys=1)
-        self.max_pending = max_pending
-        self.alive_repeats = alive_repeats
-        self.alive_spacing = alive_spacing
+        self.limiter = RateLimiter(limits.replies_per_second, limits.reply_burst, max_keys=4096)
+        self.total_limiter = RateLimiter(
+            limits.total_replies_per_second, limits.total_reply_burst, max_keys=1
+        )
         self.ssdp_port = ssdp_port
-        self.locations: dict[str, str] = {}
-        self.drops = DropLog(self.log, clock)
         self.replies_sent = 0
         self._pending = Timers(clock)  # replies waiting for their random delay
         self._announcing = Timers(clock)
-        self.multicast: IMulticastTransport | None = None
         self.external: tuple[str, int] | None = None
+        #: between L{start_announcing} and L{stop}
+        self.announcing = False
+
+    # -- what is served where
+
+    @property
+    def interfaces(self) -> list[Interface]:
+        """The interfaces served, in the order they were added."""
+        return list(self._served)
+
+    @property
+    def locations(self) -> Mapping[str, str]:
+        """LOCATION URL by interface address."""
+        return {interface.ip: location for interface, location in self._served.items()}
+
+    def serve_on(self, interface: Interface, location: str) -> None:
+        """
+        Answer searches from C{interface}'s subnet with C{location}, and
+        announce there (at once if the node already announces).
+        """
+        new = interface not in self._served
+        self._served[interface] = location
+        if new and self.announcing:
+            self._announce_on(interface)
+
+    def stop_serving(self, interface: Interface) -> None:
+        """Neither answer nor announce on C{interface} any more (it is gone)."""
+        self._served.pop(interface, None)
 
     # -- receiving
 
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        accepted = accept(datagram, addr, self.interfaces, self.drops)
-        if accepted is not None and isinstance(accepted[0], SearchRequest):
-            self._search_received(accepted[0], accepted[1], addr[0], addr[1])
+    def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
+        if isinstance(message, SearchRequest):
+            self._search_received(message, interface, host, port)
 
     def _search_received(
         self, search: SearchRequest, interface: Interface, host: str, port: int
@@ -140,13 +165,13 @@ class SSDPAdvertiser(DatagramProtocol):
             window = float(min(search.mx, MAX_MX))
         else:
             window = 0.0
-        location = self.locations.get(interface.ip)
+        location = self._served.get(interface)
         if location is None:
             return
         answers = match_search_target(search.st, self.node.notification_types())
         now = self.clock.seconds()
         for answer in answers:
-            if len(self._pending) >= self.max_pending:
+            if len(self._pending) >= self.limits.max_pending:
                 self.drops.drop("too many replies pending", host, port)
                 return
             if not self.limiter.allow(host, now):
@@ -169,7 +194,7 @@ class SSDPAdvertiser(DatagramProtocol):
         if external == self.external:
             return
         self.external = external
-        if self.multicast is not None:
+        if self.transport is not None:
             self._send_set(NTS.ALIVE)
 
     def response_for(self, answer: Answer, location: str) -> SearchResponse:
@@ -213,11 +238,11 @@ class SSDPAdvertiser(DatagramProtocol):
 
     def _send_set(self, nts: NTS, only: Interface | None = None) -> None:
         """Send one set of NOTIFY (one per NT) on every interface (or C{only}) with a LOCATION."""
-        transport = self.multicast
+        transport = cast(IMulticastTransport | None, self.transport)
         if transport is None:
             return
-        for interface in [only] if only is not None else self.interfaces:
-            location = self.locations.get(interface.ip)
+        for interface in [only] if only is not None else list(self._served):
+            location = self._served.get(interface)
             if location is None:
                 continue
             datagrams = [
@@ -225,95 +250,47 @@ class SSDPAdvertiser(DatagramProtocol):
             ]
             send_to_group(transport, interface, datagrams, self.ssdp_port)
 
-    def announce_on(self, interface: Interface) -> None:
-        """Announce on a newly added interface: a few alive sets, 0-100 ms from now."""
+    def _announce_on(self, interface: Interface) -> None:
+        """Announce on a newly served interface: a few alive sets, 0-100 ms from now."""
         start = self.rng.uniform(0.0, 0.1)
-        for i in range(self.alive_repeats):
-            self._announcing.later(start + i * self.alive_spacing, self._send_set,
-                           NTS.ALIVE, interface)  # fmt: skip
+        for i in range(ALIVE_REPEATS):
+            self._announcing.later(start + i * ALIVE_SPACING, self._send_set, NTS.ALIVE, interface)
 
     def start_announcing(self) -> None:
         """Announce after 0-100 ms, repeat the set, and re-announce under max-age/2."""
+        self.announcing = True
         start = self.rng.uniform(0.0, 0.1)
-        for i in range(self.alive_repeats):
-            self._announcing.later(start + i * self.alive_spacing, self._send_set, NTS.ALIVE)
+        for i in range(ALIVE_REPEATS):
+            self._announcing.later(start + i * ALIVE_SPACING, self._send_set, NTS.ALIVE)
         again = self.rng.uniform(self.max_age / 4.0, self.max_age / 2.0)
         self._announcing.later(again, self.start_announcing)
 
     def stop(self) -> None:
         """Cancel every pending reply and announcement, then send byebye twice."""
+        self.announcing = False
         self._pending.cancel_all()
         self._announcing.cancel_all()
         for _ in range(2):
             self._send_set(NTS.BYEBYE)
 
 
-class _Document(Resource):
-    """One XML document, for GET and HEAD; any other method (SUBSCRIBE, POST) gets 405."""
-
-    isLeaf = True
-
-    def __init__(self, body: bytes) -> None:
-        super().__init__()
-        self.body = body
-
-    def render_GET(self, request: IRequest) -> bytes:
-        request.setHeader(b"content-type", b'text/xml; charset="utf-8"')
-        return self.body
-
-    def render_HEAD(self, request: IRequest) -> bytes:
-        return self.render_GET(request)
-
-    def render(self, request: IRequest) -> bytes:
-        if request.method in (b"GET", b"HEAD"):
-            return super().render(request)  # type: ignore[no-any-return]
-        # SUBSCRIBE, POST, ...: no eventing, no control (and no twisted.web error page)
-        request.setResponseCode(405)
-        request.setHeader(b"allow", b"GET, HEAD")
-        request.setHeader(b"content-type", b"text/plain")
-        return b"405 method not allowed\n"
-
-
-class _Documents(Resource):
-    def __init__(self, documents: dict[bytes, bytes]) -> None:
-        super().__init__()
-        self.documents = documents
-
-    def getChild(self, path: bytes, request: IRequest) -> IResource:
-        body = self.documents.get(path)
-        if body is None or request.postpath:
-            return notFound("Not Found", "")
-        return _Document(body)
-
-
-class DescriptionSite(Site):
-    """Serves the description and SCPD; anything else is 404, any method but GET/HEAD 405."""
-
-    def __init__(self, node: NodeInfo, server: str = SERVER) -> None:
-        root = _Documents(
-            {
-                DESCRIPTION_PATH.lstrip("/").encode(): build_device_description(node, server),
-                SCPD_PATH.lstrip("/").encode(): build_scpd(),
-            }
-        )
-        super().__init__(root)
-        self.noisy = False
-        self.displayTracebacks = False
-
-
 class AdvertiserService(Service):
     """
     Advertise one node on the given interfaces.
 
-    C{startService} opens the HTTP description server on each interface (port
-    C{http_port}, 0 for any), the multicast port C{ssdp_port} with
-    C{listenMultiple=True}, joins 239.255.255.250 on each interface and starts
-    announcing. L{ready} fires with the interfaces that joined once the joins
-    are done. C{stopService} sends byebye, leaves the groups and returns a
-    Deferred that fires when every port is closed.
+    C{startService} opens the multicast port C{ssdp_port} with
+    C{listenMultiple=True} and, on each interface, the HTTP description
+    server (port C{http_port}, 0 for any) and the group membership, then
+    starts announcing. L{ready} fires with the interfaces that joined once the
+    joins are done. C{stopService} sends byebye, leaves the groups and returns
+    a Deferred that fires when every port is closed.
 
     L{update_interfaces} follows the host's interfaces while running (see
-    L{ssdp_upnp._watcher.InterfaceWatcher}).
+    L{ssdp_upnp.node_service.NodeService}); L{set_external} advertises the
+    node's public address.
+
+    @ivar interfaces: the interfaces to advertise on (what is served now is
+        C{protocol.interfaces}: the same, less those that could not be served).
     """
 
     log = Logger()
@@ -322,14 +299,14 @@ class AdvertiserService(Service):
         self,
         node: NodeInfo,
         boot_id: int,
-        reactor: Any,
+        reactor: ISSDPReactor,
         interfaces: Sequence[Interface],
         http_port: int = 0,
         max_age: int = DEFAULT_MAX_AGE,
         ttl: int = 2,
         rng: random.Random | None = None,
         ssdp_port: int = SSDP_PORT,
-        **protocol_options: Any,
+        limits: AdvertiserLimits = AdvertiserLimits(),
     ) -> None:
         if not interfaces:
             raise ConfigurationError("an advertiser needs at least one interface")
@@ -338,57 +315,53 @@ class AdvertiserService(Service):
         self.node = node
         self.reactor = reactor
         self.interfaces = list(interfaces)
-        self._site: DescriptionSite | None = None
         self.http_port = http_port
         self.ttl = ttl
         self.ssdp_port = ssdp_port
         self.protocol = SSDPAdvertiser(
-            node,
-            boot_id,
-            self.interfaces,
-            reactor,
-            rng=rng,
-            max_age=max_age,
-            ssdp_port=ssdp_port,
-            **protocol_options,
+            node, boot_id, reactor, rng=rng, max_age=max_age, ssdp_port=ssdp_port, limits=limits
         )
         self.ready: Deferred[list[Interface]] = Deferred()
-        self._udp: IMulticastTransport | None = None
-        self._http: dict[str, IListeningPort] = {}
-        self._joined: list[Interface] = []
+        self._site = DescriptionSite(node, self.protocol.server)
+        self._group: GroupMembership | None = None
+        self._http: dict[Interface, IListeningPort] = {}
 
     @property
     def locations(self) -> Mapping[str, str]:
+        """LOCATION URL by interface address, while running."""
         return self.protocol.locations
 
+    def set_external(self, external: tuple[str, int] | None) -> None:
+        """Advertise C{external} (ip, port) as the node's public address (None: none)."""
+        self.protocol.set_external(external)
+
     def _serve(self, interface: Interface) -> None:
-        """Start the description server on C{interface}; it then has a LOCATION."""
-        tcp: IReactorTCP = self.reactor
-        port = tcp.listenTCP(self.http_port, cast(Any, self._site), interface=interface.ip)
-        self._http[interface.ip] = port
+        """Start the description server on C{interface}, then serve SSDP there."""
+        site = cast(Any, self._site)  # a Site is a ServerFactory; its stubs say otherwise
+        port = self.reactor.listenTCP(self.http_port, site, interface=interface.ip)
+        self._http[interface] = port
         address = cast(IPv4Address, port.getHost())
-        self.protocol.locations[interface.ip] = (
-            f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}"
-        )
+        self.protocol.serve_on(interface, f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}")
+
+    def _unserve(self, interface: Interface) -> None:
+        self.protocol.stop_serving(interface)
+        port = self._http.pop(interface, None)
+        if port is not None:
+            maybeDeferred(port.stopListening)
 
     def startService(self) -> None:
-        multicast: IReactorMulticast = self.reactor
-        self._site = DescriptionSite(self.node, self.protocol.server)
         try:
             for interface in self.interfaces:
                 self._serve(interface)
-            self._udp = multicast.listenMulticast(
-                self.ssdp_port, self.protocol, listenMultiple=True
-            )
+            udp = self.reactor.listenMulticast(self.ssdp_port, self.protocol, listenMultiple=True)
         except Exception:
             self._close_http()
             raise
         super().startService()
-        transport = self._udp
-        self.protocol.multicast = transport
-        transport.setTTL(self.ttl)
-        joins = [join_group(transport, i, self._joined) for i in self.interfaces]
-        DeferredList(joins).addCallback(lambda _: self.ready.callback(list(self._joined)))
+        udp.setTTL(self.ttl)
+        group = self._group = GroupMembership(udp)
+        joins = [group.join(i) for i in self.protocol.interfaces]
+        DeferredList(joins).addCallback(lambda _: self.ready.callback(group.joined))
         self.protocol.start_announcing()
         self.log.info(
             "advertising {product} node {uuid} (network {network}, port {port}, boot id"
@@ -406,16 +379,13 @@ class AdvertiserService(Service):
         Advertise on C{current} from now on: stop serving and leave the group on
         interfaces (or addresses) that are gone; serve, join and announce on new ones.
         """
-        transport = self._udp
-        if transport is None:
+        self.interfaces = list(current)
+        group = self._group
+        if group is None:
             return
         for interface in [i for i in self.protocol.interfaces if i not in current]:
-            self.protocol.interfaces.remove(interface)
-            self.protocol.locations.pop(interface.ip, None)
-            port = self._http.pop(interface.ip, None)
-            if port is not None:
-                maybeDeferred(port.stopListening)
-            leave_group(transport, interface, self._joined)
+            self._unserve(interface)
+            group.leave(interface)
             self.log.info("no longer advertising on {name} ({ip})", name=interface.name,
                           ip=interface.ip)  # fmt: skip
         for interface in [i for i in current if i not in self.protocol.interfaces]:
@@ -425,14 +395,14 @@ class AdvertiserService(Service):
                 self.log.error("cannot serve the description on {ip}: {error}",
                                ip=interface.ip, error=e)  # fmt: skip
                 continue
-            self.protocol.interfaces.append(interface)
-            join_group(transport, interface, self._joined)
-            self.protocol.announce_on(interface)
+            group.join(interface)
             self.log.info("now advertising on {name} at {location}", name=interface.name,
                           location=self.protocol.locations[interface.ip])  # fmt: skip
 
     def _close_http(self) -> list[Deferred[Any]]:
         closing = [maybeDeferred(port.stopListening) for port in self._http.values()]
+        for interface in list(self._http):
+            self.protocol.stop_serving(interface)
         self._http.clear()
         return closing
 
@@ -440,10 +410,8 @@ class AdvertiserService(Service):
         super().stopService()
         self.protocol.stop()
         closing: list[Deferred[Any]] = []
-        udp, self._udp = self._udp, None
-        if udp is not None:
-            closing.append(close_multicast(udp, self._joined))
-        self.protocol.multicast = None
+        group, self._group = self._group, None
+        if group is not None:
+            closing.append(group.close())
         closing.extend(self._close_http())
-        self.protocol.locations.clear()
         return gatherResults(closing).addCallback(lambda _: None)

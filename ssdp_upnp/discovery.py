@@ -19,16 +19,15 @@ from twisted.internet.defer import Deferred, gatherResults, race
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IDelayedCall,
-    IMulticastTransport,
-    IReactorMulticast,
     IReactorTime,
 )
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from ._inbound import DropLog, SSDPReceiver
-from ._multicast import close_multicast, join_group, leave_group
+from ._multicast import GroupMembership
 from ._searcher import Searcher
+from ._types import ISSDPReactor
 from .errors import ConfigurationError
 from .lan import Interface
 from .message import SSDP_PORT, Message
@@ -62,7 +61,7 @@ class DiscoveryService(Service):
         self,
         product: str,
         network: str,
-        reactor: Any,
+        reactor: ISSDPReactor,
         interfaces: Sequence[Interface],
         *,
         exclude: Iterable[str] = (),
@@ -104,8 +103,7 @@ class DiscoveryService(Service):
         self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops, ttl=ttl,
                                  ssdp_port=ssdp_port)  # fmt: skip
         self._observers: list[PeerObserver] = []
-        self._notify_port: IMulticastTransport | None = None
-        self._joined: list[Interface] = []
+        self._notify_group: GroupMembership | None = None
         self._expiry: IDelayedCall | None = None
         self._waiters: list[tuple[Callable[[Peer], bool], Deferred[Peer]]] = []
 
@@ -153,8 +151,8 @@ class DiscoveryService(Service):
             return
         for interface in [i for i in self.interfaces if i not in current]:
             self.searcher.remove(interface)
-            if self._notify_port is not None:
-                leave_group(self._notify_port, interface, self._joined)
+            if self._notify_group is not None:
+                self._notify_group.leave(interface)
         added = [i for i in current if i not in self.interfaces]
         for interface in added:
             try:
@@ -163,8 +161,8 @@ class DiscoveryService(Service):
                 self.interfaces.remove(interface)
                 self.log.error("cannot search on {ip}: {error}", ip=interface.ip, error=e)
                 continue
-            if self._notify_port is not None:
-                join_group(self._notify_port, interface, self._joined)
+            if self._notify_group is not None:
+                self._notify_group.join(interface)
         if added:
             self.search()
 
@@ -176,21 +174,19 @@ class DiscoveryService(Service):
     # -- service
 
     def startService(self) -> None:
-        multicast: IReactorMulticast = self.reactor
         self.searcher.open()
         try:
             if self.listen_notify:
                 receiver = SSDPReceiver(self.interfaces, self.drops, self._message)
-                self._notify_port = multicast.listenMulticast(
-                    self.ssdp_port, receiver, listenMultiple=True
-                )
+                port = self.reactor.listenMulticast(self.ssdp_port, receiver, listenMultiple=True)
+                self._notify_group = GroupMembership(port)
         except Exception:
             self._close_ports()
             raise
         super().startService()
-        if self._notify_port is not None:
+        if self._notify_group is not None:
             for interface in self.interfaces:
-                join_group(self._notify_port, interface, self._joined)
+                self._notify_group.join(interface)
         self.search()
         if self.search_interval is not None:
             self.searcher.later(self.search_interval, self._search_again)
@@ -214,9 +210,9 @@ class DiscoveryService(Service):
 
     def _close_ports(self) -> list[Deferred[None]]:
         closing = self.searcher.close()
-        notify, self._notify_port = self._notify_port, None
+        notify, self._notify_group = self._notify_group, None
         if notify is not None:
-            closing.append(close_multicast(notify, self._joined))
+            closing.append(notify.close())
         return closing
 
     def _search_again(self) -> None:
@@ -301,7 +297,7 @@ class _Collector:
 
 
 def discover(
-    reactor: Any,
+    reactor: ISSDPReactor,
     product: str,
     network: str = "main",
     *,
@@ -310,7 +306,9 @@ def discover(
     wanted: int | None = None,
     mx: int = 2,
     exclude: Iterable[str] = (),
-    **options: Any,
+    ttl: int = 2,
+    rng: random.Random | None = None,
+    ssdp_port: int = SSDP_PORT,
 ) -> Deferred[list[Peer]]:
     """
     Search once for the nodes of C{product} on C{network}.
@@ -330,7 +328,9 @@ def discover(
         mx=mx,
         search_interval=None,
         listen_notify=False,
-        **options,
+        ttl=ttl,
+        rng=rng,
+        ssdp_port=ssdp_port,
     )
 
     async def run() -> list[Peer]:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from ._http import DEFAULT_TIMEOUT, http_request
+from ._types import HTTPClient
 from .errors import (
     ConfigurationError,
     ConflictInMappingEntry,
@@ -93,8 +94,8 @@ class Gateway:
 
     def __init__(
         self,
-        reactor: Any,
-        http: Any,
+        reactor: IReactorTime,
+        http: HTTPClient,
         description: GatewayDescription,
         service: ConnectionService,
         local_address: str,

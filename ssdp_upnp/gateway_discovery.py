@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ._http import DEFAULT_TIMEOUT, default_http_client, http_request
 from ._inbound import DropLog
 from ._searcher import Searcher
+from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayError, NoGatewayFound
 from .gateway import Gateway
 from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
@@ -45,7 +47,11 @@ def route_source(host: str) -> str:
 
 
 async def probe_gateway(
-    reactor: Any, http: Any, location: str, local_address: str, timeout: float = DEFAULT_TIMEOUT
+    reactor: IReactorTime,
+    http: HTTPClient,
+    location: str,
+    local_address: str,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Gateway:
     """
     Read the description at C{location} and pick its best connection service.
@@ -88,8 +94,8 @@ class _Search:
 
     def __init__(
         self,
-        reactor: Any,
-        http: Any,
+        reactor: ISSDPReactor,
+        http: HTTPClient,
         interfaces: Sequence[Interface],
         mx: int,
         timeout: float,
@@ -153,7 +159,7 @@ class _Search:
             self._close()
             self.result.callback(gateway)
 
-    def _failed(self, failure: Any, location: str) -> None:
+    def _failed(self, failure: Failure, location: str) -> None:
         self.probes.pop(location, None)
         if failure.check(CancelledError):
             return
@@ -179,10 +185,10 @@ class _Search:
 
 
 def find_gateway(
-    reactor: Any,
+    reactor: ISSDPReactor,
     interfaces: Sequence[Interface],
     *,
-    http: Any = None,
+    http: HTTPClient | None = None,
     description_url: str | None = None,
     timeout: float = 5.0,
     mx: int = 2,

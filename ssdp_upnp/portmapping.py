@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -72,7 +72,7 @@ class PortMappingService(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorTime,
         forwards: Sequence[Forward],
         find: GatewayFinder,
         *,

@@ -10,7 +10,8 @@ from treq.testing import StubTreq
 from zope.interface.verify import verifyObject
 
 from helpers import ETH0, ETH1, MaxRandom, decoded, make_node, result_of
-from ssdp_upnp.advertiser import AdvertiserService, DescriptionSite
+from ssdp_upnp._description_server import DescriptionSite
+from ssdp_upnp.advertiser import AdvertiserLimits, AdvertiserService
 from ssdp_upnp.description import read_node_description
 from ssdp_upnp.errors import ConfigurationError
 from ssdp_upnp.lan import Interface
@@ -196,7 +197,7 @@ def test_flood_from_one_source_is_rate_limited(reactor: MemoryMulticastReactor) 
 
 
 def test_pending_replies_are_bounded(reactor: MemoryMulticastReactor) -> None:
-    service, udp = start(reactor, rng=MaxRandom(), max_pending=100)
+    service, udp = start(reactor, rng=MaxRandom(), limits=AdvertiserLimits(max_pending=100))
     reactor.advance(1)
     udp.take()
     for i in range(200):
@@ -296,7 +297,7 @@ def test_second_address_of_a_joined_device_is_not_an_error(
     from twisted.internet import error
     from twisted.internet.defer import fail
 
-    from ssdp_upnp._multicast import join_group
+    from ssdp_upnp._multicast import GroupMembership
 
     class AlreadyMember(MemoryDatagramPort):
         def joinGroup(self, addr: str, interface: str = "") -> Any:
@@ -305,9 +306,9 @@ def test_second_address_of_a_joined_device_is_not_an_error(
     from twisted.internet.protocol import DatagramProtocol
 
     port = AlreadyMember(reactor, 1900, DatagramProtocol(), "", True)
-    joined: list[Interface] = []
-    d = join_group(port, ETH0, joined)
-    assert result_of(d) is None and joined == []
+    membership = GroupMembership(port)
+    d = membership.join(ETH0)
+    assert result_of(d) is None and membership.joined == []
 
 
 def test_many_sources_are_bounded_in_total(reactor: MemoryMulticastReactor) -> None:

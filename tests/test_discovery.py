@@ -34,7 +34,7 @@ class Recorder:
 
 def speaker(node: NodeInfo, boot_id: int = 1, max_age: int = 1800) -> SSDPAdvertiser:
     """An advertiser used only to build the messages a real peer would send."""
-    adv = SSDPAdvertiser(node, boot_id, [ETH0], MemoryMulticastReactor(), max_age=max_age)
+    adv = SSDPAdvertiser(node, boot_id, MemoryMulticastReactor(), max_age=max_age)
     return adv
 
 

@@ -156,8 +156,8 @@ DATAGRAM_PIECES = st.sampled_from([
 def test_datagrams_into_the_advertiser(pieces: list[bytes]) -> None:
     data = b"".join(pieces)
     reactor = MemoryMulticastReactor()
-    advertiser = SSDPAdvertiser(make_node(), 1, [ETH0], reactor, rng=random.Random(0))
-    advertiser.locations[ETH0.ip] = "http://198.51.100.11:1/description.xml"
+    advertiser = SSDPAdvertiser(make_node(), 1, reactor, rng=random.Random(0))
+    advertiser.serve_on(ETH0, "http://198.51.100.11:1/description.xml")
     port = reactor.listenMulticast(1900, advertiser, listenMultiple=True)
     advertiser.datagramReceived(data, ("198.51.100.12", 40000))
     reactor.advance(6)

@@ -6,20 +6,9 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 
-from fake_igd import (
-    WAN_IP_1,
-    WAN_IP_2,
-    WAN_PPP_1,
-    Document,
-    Router,
-    igd_description,
-    igd_site,
-    service_xml,
-)
 from helpers import failure_of, result_of
 from ssdp_upnp import errors
 from ssdp_upnp._http import http_request
@@ -34,6 +23,17 @@ from ssdp_upnp.igd import (
     parse_port_mapping_list,
 )
 from ssdp_upnp.soap import build_request, parse_response, soap_action
+from ssdp_upnp.testing import (
+    WAN_IP_1,
+    WAN_IP_2,
+    WAN_PPP_1,
+    FakeRouter,
+    StaticDocument,
+    StubHTTPClient,
+    igd_description,
+    igd_site,
+    service_xml,
+)
 
 URL = "http://198.51.100.1:5000/rootDesc.xml"
 ME = "198.51.100.11"
@@ -82,7 +82,7 @@ def test_parse_response() -> None:
     ],
 )
 def test_faults_map_to_typed_errors(code: int, error: type[errors.UPnPError]) -> None:
-    from fake_igd import SOAP_FAULT
+    from ssdp_upnp.testing import SOAP_FAULT
 
     with pytest.raises(error) as raised:
         parse_response(SOAP_FAULT.format(code=code, description="x").encode(), "AddPortMapping")
@@ -193,8 +193,8 @@ def test_double_nat(ip: str, double: bool) -> None:
 # -- the Gateway API against the fake router
 
 
-def gateway(router: Router, **kw: Any) -> Gateway:
-    stub = StubTreq(igd_site(router, **kw))
+def gateway(router: FakeRouter, **kw: Any) -> Gateway:
+    stub = StubHTTPClient(igd_site(router, **kw))
     found: Gateway = result_of(Deferred_from(probe_gateway(Clock(), stub, URL, ME)))
     return found
 
@@ -206,7 +206,7 @@ def Deferred_from(coro: Any) -> Any:
 
 
 def test_status_and_external_ip() -> None:
-    router = Router()
+    router = FakeRouter()
     gw = gateway(router)
     assert gw.is_igd2 and gw.local_address == ME
     assert result_of(gw.get_status()).connected
@@ -217,7 +217,7 @@ def test_status_and_external_ip() -> None:
 
 
 def test_add_get_list_delete() -> None:
-    router = Router()
+    router = FakeRouter()
     gw = gateway(router)
     made = result_of(gw.add_mapping(8048, 8048, "tcp", description="node"))
     assert made == PortMapping(8048, "TCP", 8048, ME, "node", 3600)
@@ -240,7 +240,7 @@ def test_add_get_list_delete() -> None:
 
 
 def test_igd1_lists_by_index_until_713() -> None:
-    router = Router(igd2=False)
+    router = FakeRouter(igd2=False)
     gw = gateway(router)
     assert not gw.is_igd2
     for port in (1001, 1002, 1003):
@@ -253,13 +253,13 @@ def test_igd1_lists_by_index_until_713() -> None:
 
 
 def test_lease_is_clamped_on_igd2_only() -> None:
-    assert result_of(gateway(Router()).add_mapping(1, 1, lease=0)).lease == 604800
-    assert result_of(gateway(Router()).add_mapping(1, 1, lease=10**7)).lease == 604800
-    assert result_of(gateway(Router(igd2=False)).add_mapping(1, 1, lease=0)).lease == 0
+    assert result_of(gateway(FakeRouter()).add_mapping(1, 1, lease=0)).lease == 604800
+    assert result_of(gateway(FakeRouter()).add_mapping(1, 1, lease=10**7)).lease == 604800
+    assert result_of(gateway(FakeRouter(igd2=False)).add_mapping(1, 1, lease=0)).lease == 0
 
 
 def test_725_retries_with_a_permanent_lease() -> None:
-    router = Router(only_permanent=True, igd2=False)
+    router = FakeRouter(only_permanent=True, igd2=False)
     made = result_of(gateway(router).add_mapping(8048, 8048, lease=3600))
     assert made.lease == 0
     assert [a["NewLeaseDuration"] for n, a in router.calls if n == "AddPortMapping"] == [
@@ -269,13 +269,13 @@ def test_725_retries_with_a_permanent_lease() -> None:
 
 
 def test_724_retries_with_equal_ports() -> None:
-    router = Router(equal_ports_only=True)
+    router = FakeRouter(equal_ports_only=True)
     made = result_of(gateway(router).add_mapping(18048, 8048))
     assert (made.external_port, made.internal_port) == (8048, 8048)
 
 
 def test_718_is_a_conflict_or_the_next_port() -> None:
-    router = Router()
+    router = FakeRouter()
     router.table[(8048, "TCP")] = {"NewInternalClient": "198.51.100.99", "NewExternalPort": "8048"}
     gw = gateway(router)
     assert isinstance(failure_of(gw.add_mapping(8048, 8048)).value, errors.ConflictInMappingEntry)
@@ -287,20 +287,20 @@ def test_718_is_a_conflict_or_the_next_port() -> None:
 
 
 def test_another_client_is_refused_typed() -> None:
-    gw = gateway(Router())
+    gw = gateway(FakeRouter())
     failure = failure_of(gw.add_mapping(8048, 8048, internal_client="198.51.100.12"))
     assert isinstance(failure.value, errors.NotAuthorized)
 
 
 def test_bad_arguments_fail_the_deferred() -> None:
-    gw = gateway(Router())
+    gw = gateway(FakeRouter())
     assert isinstance(failure_of(gw.add_mapping(0, 1)).value, errors.ConfigurationError)
     assert isinstance(failure_of(gw.add_mapping(1, 1, "SCTP")).value, errors.ConfigurationError)
     assert isinstance(failure_of(gw.add_mapping(1, 1, lease=-1)).value, errors.ConfigurationError)
 
 
 def test_http_errors() -> None:
-    router = Router()
+    router = FakeRouter()
     gw = gateway(router)
     router.soap_status, router.soap_body = 404, b"nope"
     assert isinstance(failure_of(gw.get_status()).value, errors.GatewayHTTPError)
@@ -317,7 +317,7 @@ def test_http_errors() -> None:
 
 
 def test_probe_prefers_a_connected_service_and_igd2() -> None:
-    router = Router()
+    router = FakeRouter()
     services = {"/ctl/PPP": WAN_PPP_1, "/ctl/IP1": WAN_IP_1, "/ctl/IP2": WAN_IP_2}
     gw = gateway(router, services=services)
     assert gw.service.service_type == WAN_IP_2
@@ -327,8 +327,8 @@ def test_probe_prefers_a_connected_service_and_igd2() -> None:
 
 
 def test_probe_without_connection_service_fails() -> None:
-    router = Router()
-    stub = StubTreq(igd_site(router, services={}))
+    router = FakeRouter()
+    stub = StubHTTPClient(igd_site(router, services={}))
     failure = failure_of(Deferred_from(probe_gateway(Clock(), stub, URL, ME)))
     assert isinstance(failure.value, errors.NoGatewayFound)
 
@@ -346,11 +346,11 @@ class Redirect(Resource):
 
 def test_http_limits() -> None:
     clock = Clock()
-    big = StubTreq(Document(b"x" * 300_000))
+    big = StubHTTPClient(StaticDocument(b"x" * 300_000))
     assert "over" in str(failure_of(http_request(clock, big, "GET", URL)).value)
-    small = StubTreq(Document(b"x" * 100))
+    small = StubHTTPClient(StaticDocument(b"x" * 100))
     assert result_of(http_request(clock, small, "GET", URL)) == (200, b"x" * 100)
-    redirect = StubTreq(Redirect())
+    redirect = StubHTTPClient(Redirect())
     assert "redirect" in str(failure_of(http_request(clock, redirect, "GET", URL)).value)
 
 
@@ -369,7 +369,7 @@ class Trickle(Resource):
 
 def test_http_deadline_covers_the_body() -> None:
     clock = Clock()
-    d = http_request(clock, StubTreq(Trickle()), "GET", URL, timeout=5)
+    d = http_request(clock, StubHTTPClient(Trickle()), "GET", URL, timeout=5)
     assert not d.called
     clock.advance(5)
     failure = failure_of(d)
@@ -398,7 +398,7 @@ class Silent(Resource):
 
 def test_http_deadline_covers_waiting_for_the_headers() -> None:
     clock = Clock()
-    d = http_request(clock, StubTreq(Silent()), "GET", URL, timeout=5)
+    d = http_request(clock, StubHTTPClient(Silent()), "GET", URL, timeout=5)
     clock.advance(5)
     assert "no complete answer in 5" in str(failure_of(d).value)
 
@@ -419,13 +419,13 @@ class Chunked(Resource):
 
 
 def test_description_without_content_length() -> None:
-    code, body = result_of(http_request(Clock(), StubTreq(Chunked()), "GET", URL))
+    code, body = result_of(http_request(Clock(), StubHTTPClient(Chunked()), "GET", URL))
     assert code == 200
     (service,) = connection_services(parse_gateway_description(body, URL))
     assert service.service_type == WAN_PPP_1
 
 
 def test_wanppp_only_gateway_is_used() -> None:
-    gw = gateway(Router(), services={"/ctl/PPP": WAN_PPP_1})
+    gw = gateway(FakeRouter(), services={"/ctl/PPP": WAN_PPP_1})
     assert gw.service.service_type == WAN_PPP_1 and not gw.is_igd2
     assert result_of(gw.add_mapping(8048, 8048)).external_port == 8048

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, fail
 from twisted.python import usage
 
-from fake_igd import Router, igd_site
 from helpers import ETH0, failure_of, result_of
 from ssdp_upnp import errors
 from ssdp_upnp.gateway import Gateway
@@ -17,7 +15,7 @@ from ssdp_upnp.gateway_discovery import find_gateway, probe_gateway
 from ssdp_upnp.message import SSDP_GROUP, SearchRequest, SearchResponse, decode, encode
 from ssdp_upnp.portmapping import Forward, Nat, PortMappingService
 from ssdp_upnp.tap import Options
-from ssdp_upnp.testing import MemoryMulticastReactor
+from ssdp_upnp.testing import FakeRouter, MemoryMulticastReactor, StubHTTPClient, igd_site
 
 URL = "http://198.51.100.1:5000/rootDesc.xml"
 ME = ETH0.ip
@@ -33,7 +31,9 @@ def answer(location: str = URL, st: str = IGD2) -> bytes:
 
 def test_search_sends_every_igd_target_and_takes_the_first_usable_answer() -> None:
     reactor = MemoryMulticastReactor()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=5, unicast_to=[])
+    d = find_gateway(
+        reactor, [ETH0], http=StubHTTPClient(igd_site(FakeRouter())), timeout=5, unicast_to=[]
+    )
     (port,) = reactor.open_ports()
     reactor.advance(0)
     sent = port.take()
@@ -55,8 +55,10 @@ def test_search_sends_every_igd_target_and_takes_the_first_usable_answer() -> No
 
 def test_location_on_another_host_is_not_fetched() -> None:
     reactor = MemoryMulticastReactor()
-    router = Router()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(router)), timeout=5, unicast_to=[])
+    router = FakeRouter()
+    d = find_gateway(
+        reactor, [ETH0], http=StubHTTPClient(igd_site(router)), timeout=5, unicast_to=[]
+    )
     (port,) = reactor.open_ports()
     port.deliver(answer("http://198.51.100.66:5000/rootDesc.xml"), ("198.51.100.1", 1900))
     port.deliver(answer("file:///etc/passwd"), ("198.51.100.1", 1900))
@@ -68,7 +70,9 @@ def test_location_on_another_host_is_not_fetched() -> None:
 
 def test_no_answer_is_no_gateway_in_time() -> None:
     reactor = MemoryMulticastReactor()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=3, unicast_to=[])
+    d = find_gateway(
+        reactor, [ETH0], http=StubHTTPClient(igd_site(FakeRouter())), timeout=3, unicast_to=[]
+    )
     reactor.advance(2.9)
     assert not d.called
     reactor.advance(0.1)
@@ -78,7 +82,7 @@ def test_no_answer_is_no_gateway_in_time() -> None:
 
 def test_search_goes_to_the_default_gateway_too() -> None:
     reactor = MemoryMulticastReactor()
-    d = find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=5,
+    d = find_gateway(reactor, [ETH0], http=StubHTTPClient(igd_site(FakeRouter())), timeout=5,
                      unicast_to=["198.51.100.1", "203.0.113.1"])  # fmt: skip
     (port,) = reactor.open_ports()
     reactor.advance(0)
@@ -107,7 +111,9 @@ def test_default_gateways_from_proc_net_route() -> None:
 def test_explicit_description_url_skips_ssdp() -> None:
     reactor = MemoryMulticastReactor()
     gateway = result_of(
-        find_gateway(reactor, [ETH0], http=StubTreq(igd_site(Router())), description_url=URL)
+        find_gateway(
+            reactor, [ETH0], http=StubHTTPClient(igd_site(FakeRouter())), description_url=URL
+        )
     )
     assert gateway.local_address == ME and reactor.datagram_ports == []
 
@@ -118,7 +124,7 @@ def test_explicit_description_url_skips_ssdp() -> None:
 class Finder:
     """Finds the fake router's gateway, or fails while the router is away."""
 
-    def __init__(self, reactor: Any, router: Router) -> None:
+    def __init__(self, reactor: Any, router: FakeRouter) -> None:
         self.reactor = reactor
         self.router = router
         self.calls = 0
@@ -127,18 +133,18 @@ class Finder:
         self.calls += 1
         if self.router.down:
             return fail(errors.NoGatewayFound("no answer"))
-        stub = StubTreq(igd_site(self.router))
+        stub = StubHTTPClient(igd_site(self.router))
         return Deferred.fromCoroutine(probe_gateway(self.reactor, stub, URL, ME))
 
 
-def adds(router: Router) -> list[dict[str, str]]:
+def adds(router: FakeRouter) -> list[dict[str, str]]:
     return [a for n, a in router.calls if n == "AddPortMapping"]
 
 
 @pytest.fixture
-def setup() -> tuple[MemoryMulticastReactor, Router, Finder]:
+def setup() -> tuple[MemoryMulticastReactor, FakeRouter, Finder]:
     reactor = MemoryMulticastReactor()
-    router = Router(igd2=False)
+    router = FakeRouter(igd2=False)
     return reactor, router, Finder(reactor, router)
 
 
@@ -266,7 +272,7 @@ def test_forward_option_and_only_forwarding() -> None:
 
 def test_nat_add_and_remove_are_honest() -> None:
     reactor = MemoryMulticastReactor()
-    router = Router()
+    router = FakeRouter()
     nat = Nat(Finder(reactor, router))
     assert result_of(nat.addPortForward(8011, 8015)) == ("203.0.113.2", 8015)
     assert router.table[(8015, "TCP")]["NewInternalPort"] == "8011"
@@ -281,7 +287,7 @@ def test_nat_add_and_remove_are_honest() -> None:
 
 def test_nat_without_gateway_says_none_and_retries_later() -> None:
     reactor = MemoryMulticastReactor()
-    router = Router(down=True)
+    router = FakeRouter(down=True)
     finder = Finder(reactor, router)
     nat = Nat(finder)
     assert result_of(nat.addPortForward(8011, 8015)) is None
@@ -293,7 +299,12 @@ def test_nat_without_gateway_says_none_and_retries_later() -> None:
 def test_search_ends_once_no_more_answers_are_due() -> None:
     reactor = MemoryMulticastReactor()
     d = find_gateway(
-        reactor, [ETH0], http=StubTreq(igd_site(Router())), timeout=10, mx=2, unicast_to=[]
+        reactor,
+        [ETH0],
+        http=StubHTTPClient(igd_site(FakeRouter())),
+        timeout=10,
+        mx=2,
+        unicast_to=[],
     )
     reactor.advance(3.4)  # last search at 1.0 s, answers due until 1.0 + MX(2)
     assert not d.called
@@ -304,9 +315,9 @@ def test_search_ends_once_no_more_answers_are_due() -> None:
 
 def test_failed_candidates_end_the_search_when_no_more_answers_are_due() -> None:
     reactor = MemoryMulticastReactor()
-    router = Router()
+    router = FakeRouter()
     site = igd_site(router, services={})  # a device without a connection service
-    d = find_gateway(reactor, [ETH0], http=StubTreq(site), timeout=10, mx=1, unicast_to=[])
+    d = find_gateway(reactor, [ETH0], http=StubHTTPClient(site), timeout=10, mx=1, unicast_to=[])
     (port,) = reactor.open_ports()
     reactor.advance(0.5)
     port.deliver(answer(), ("198.51.100.1", 1900))  # probed at once, and unusable
