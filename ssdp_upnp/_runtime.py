@@ -14,15 +14,21 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IReactorCore, IReactorThreads
 from twisted.python import threadable
 from twisted.python.failure import Failure
 
+from ._types import ISSDPReactor
 from .errors import CallTimeout, FacadeError
 
 T = TypeVar("T")
+
+
+class FacadeReactor(ISSDPReactor, IReactorCore, IReactorThreads):
+    """What the facade needs of the reactor: the node's needs, running it, and threads."""
 
 
 class Stoppable(Protocol):
@@ -33,11 +39,17 @@ class _Runtime:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.reactor: Any = None
+        self.reactor: FacadeReactor | None = None
         self.live: set[Stoppable] = set()
         self._atexit = False
 
-    def get_reactor(self) -> Any:
+    def running_reactor(self) -> FacadeReactor:
+        """The reactor, from code that runs in it (it is running by then)."""
+        if self.reactor is None:
+            raise FacadeError("the facade's reactor is not running")
+        return self.reactor
+
+    def get_reactor(self) -> FacadeReactor:
         """The running reactor, started in our thread if need be."""
         if threadable.isInIOThread():
             raise FacadeError(
@@ -62,11 +74,11 @@ class _Runtime:
                 self.thread.start()
                 if not started.wait(30):
                     raise FacadeError("the reactor thread did not start")
-            self.reactor = reactor
+            self.reactor = cast(FacadeReactor, reactor)
             if not self._atexit:
                 atexit.register(self.shutdown)
                 self._atexit = True
-            return reactor
+            return self.reactor
 
     def call(self, f: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
         """

@@ -18,26 +18,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import deferLater, react
 from twisted.logger import Logger
 
+from ._bounded import int_option
 from ._inbound import DropLog
 from ._searcher import Searcher
-from .advertiser import AdvertiserService
+from ._types import ISSDPReactor
 from .discovery import discover
 from .errors import ConfigurationError, NoSuchEntryInArray, SSDPUPnPError
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
-from .lan import Interface, select_interfaces, system_interfaces
+from .lan import Interface, lan_interfaces
 from .message import Message, Notify, SearchResponse
-from .node import NodeInfo
-from .state import default_state_path, load_state
+from .node_service import NodeConfig, NodeService
 
 log = Logger()
 
@@ -67,10 +67,23 @@ def _emit(args: argparse.Namespace, data: Any, columns: Sequence[str] | None = N
 
 
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
-    return select_interfaces(system_interfaces(), args.interface or [])
+    return lan_interfaces(args.interface or [])
 
 
-async def _search(reactor: Any, args: argparse.Namespace) -> None:
+def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in low..high (the parser behind every option)."""
+    convert = int_option(name, low, high)
+
+    def parse(text: str) -> int:
+        try:
+            return convert(text)
+        except ConfigurationError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
+
+
+async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
     def seen(message: Message, host: str, port: int, interface: Interface) -> None:
@@ -96,7 +109,7 @@ async def _search(reactor: Any, args: argparse.Namespace) -> None:
     _emit(args, rows, ["host", "st", "usn", "location", "server"])
 
 
-async def _peers(reactor: Any, args: argparse.Namespace) -> None:
+async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
                            timeout=args.timeout, mx=args.mx)  # fmt: skip
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
@@ -106,15 +119,17 @@ async def _peers(reactor: Any, args: argparse.Namespace) -> None:
     _emit(args, rows, ["host", "port", "uuid", "node_id", "external", "location"])
 
 
-async def _advertise(reactor: Any, args: argparse.Namespace) -> None:
-    path = args.state_file or default_state_path(args.product, args.network, args.port)
-    state = load_state(Path(path), args.uuid)
-    node = NodeInfo.create(state.uuid, args.product, args.network, args.port, args.node_id)
-    service = AdvertiserService(node, state.boot_id, reactor, _interfaces(args))
+async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    config = NodeConfig(
+        args.product, args.network, args.port, node_id=args.node_id, uuid=args.uuid,
+        state_file=args.state_file, interfaces=tuple(args.interface or ()), discover=False,
+    )  # fmt: skip
+    service = NodeService(config, reactor)
+    assert service.node is not None and service.advertiser is not None
     service.startService()
-    reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
-    _emit(args, {"uuid": node.uuid, "boot_id": state.boot_id,
-                 "locations": sorted(service.locations.values())})  # fmt: skip
+    cast(IReactorCore, reactor).addSystemEventTrigger("before", "shutdown", service.stopService)
+    _emit(args, {"uuid": service.node.uuid, "boot_id": service.boot_id,
+                 "locations": sorted(service.advertiser.locations.values())})  # fmt: skip
     sys.stdout.flush()
     if args.duration:
         await deferLater(reactor, args.duration, lambda: None)
@@ -123,12 +138,12 @@ async def _advertise(reactor: Any, args: argparse.Namespace) -> None:
         await Deferred()  # until the process is told to stop (SIGINT, SIGTERM)
 
 
-async def _gateway(reactor: Any, args: argparse.Namespace) -> Gateway:
+async def _gateway(reactor: ISSDPReactor, args: argparse.Namespace) -> Gateway:
     return await find_gateway(reactor, _interfaces(args), description_url=args.gateway_url,
                               timeout=args.timeout)  # fmt: skip
 
 
-async def _nat(reactor: Any, args: argparse.Namespace) -> None:
+async def _nat(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     gateway = await _gateway(reactor, args)
     protocol = "UDP" if getattr(args, "udp", False) else "TCP"
     if args.nat_command == "status":
@@ -185,18 +200,18 @@ def parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="list every SSDP answer on the LAN")
     common(search, 3.0)
     search.add_argument("--st", default="ssdp:all", help="search target (default ssdp:all)")
-    search.add_argument("--mx", type=int, default=2, choices=range(1, 6), metavar="1-5")
+    search.add_argument("--mx", type=_int_arg("--mx", 1, 5), default=2, metavar="1-5")
 
     peers = sub.add_parser("peers", help="find the nodes of a product and network")
     common(peers, 3.0)
     peers.add_argument("--product", required=True)
     peers.add_argument("--network", default="main")
-    peers.add_argument("--mx", type=int, default=2, choices=range(1, 6), metavar="1-5")
+    peers.add_argument("--mx", type=_int_arg("--mx", 1, 5), default=2, metavar="1-5")
 
     adv = sub.add_parser("advertise", help="advertise a node until stopped")
     common(adv, 0.0)
     adv.add_argument("--product", required=True)
-    adv.add_argument("--port", type=int, required=True)
+    adv.add_argument("--port", type=_int_arg("--port", 1, 65535), required=True)
     adv.add_argument("--network", default="main")
     adv.add_argument("--node-id")
     adv.add_argument("--uuid")
@@ -214,15 +229,15 @@ def parser() -> argparse.ArgumentParser:
     add = nat_sub.add_parser("add", help="forward a port to this host")
     common(add, 5.0)
     add.add_argument("--gateway-url")
-    add.add_argument("internal", type=int)
-    add.add_argument("external", type=int, nargs="?")
+    add.add_argument("internal", type=_int_arg("INTERNAL", 1, 65535))
+    add.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535), nargs="?")
     add.add_argument("--udp", action="store_true")
     add.add_argument("--lease", type=int, default=3600)
     add.add_argument("--description", default="ssdp-upnp")
     remove = nat_sub.add_parser("remove", help="remove a forward of this host")
     common(remove, 5.0)
     remove.add_argument("--gateway-url")
-    remove.add_argument("external", type=int)
+    remove.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535))
     remove.add_argument("--udp", action="store_true")
     return top
 
@@ -233,14 +248,14 @@ COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
 
-    async def run(reactor: Any) -> None:
+    async def run(reactor: ISSDPReactor) -> None:
         try:
             await COMMANDS[args.command](reactor, args)
         except (SSDPUPnPError, ConfigurationError, OSError) as e:
             print(f"ssdp-upnp: {e}", file=sys.stderr)
             raise SystemExit(1) from None
 
-    react(lambda reactor: Deferred.fromCoroutine(run(reactor)))
+    react(lambda reactor: Deferred.fromCoroutine(run(cast(ISSDPReactor, reactor))))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ._bounded import bounded_int
 from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import InvalidDescription
 from .message import MAX_CONFIG_ID
@@ -138,14 +139,18 @@ def read_node_description(data: bytes) -> NodeDescription:
     product = child_text(info, "product")
     network = child_text(info, "network")
     port = child_text(info, "port")
-    if not product or not network or not port or not port.isdigit():
+    if not product or not network or not port:
         raise InvalidDescription("node element without product, network or port")
+    try:
+        port_number = bounded_int(port, 1, 65535)
+    except ValueError:
+        raise InvalidDescription(f"node port {port[:20]!r} is not a port") from None
     return NodeDescription(
         device_type=device_type,
         udn=udn,
         service_types=tuple(service_types),
         product=product,
         network=network,
-        port=int(port),
+        port=port_number,
         node_id=child_text(info, "nodeId"),
     )

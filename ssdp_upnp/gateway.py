@@ -18,6 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from ._bounded import MAX_DIGITS, bounded_int
 from ._http import DEFAULT_TIMEOUT, http_request
 from ._types import HTTPClient
 from .errors import (
@@ -172,11 +173,14 @@ class Gateway:
 
         async def run() -> ConnectionStatus:
             args = await self._call("GetStatusInfo", ())
-            uptime = args.get("NewUptime", "0")
+            try:
+                uptime = bounded_int(args.get("NewUptime", "0"), 0, 10**MAX_DIGITS - 1)
+            except ValueError:
+                uptime = 0  # an odd uptime does not make the service unusable
             return ConnectionStatus(
                 status=args.get("NewConnectionStatus", ""),
                 last_error=args.get("NewLastConnectionError", ""),
-                uptime=int(uptime) if uptime.isascii() and uptime.isdigit() else 0,
+                uptime=uptime,
             )
 
         return Deferred.fromCoroutine(run())
@@ -312,9 +316,13 @@ class Gateway:
             )
             args = await self._call("AddAnyPortMapping", self._add_arguments(mapping))
             reserved = args.get("NewReservedPort", "")
-            if not (reserved.isascii() and reserved.isdigit() and 0 < int(reserved) < 65536):
-                raise InvalidGatewayResponse(f"AddAnyPortMapping reserved port {reserved!r}")
-            return replace(mapping, external_port=int(reserved))
+            try:
+                port = bounded_int(reserved, 1, 65535)
+            except ValueError:
+                raise InvalidGatewayResponse(
+                    f"AddAnyPortMapping reserved port {reserved[:20]!r}"
+                ) from None
+            return replace(mapping, external_port=port)
 
         return Deferred.fromCoroutine(run())
 

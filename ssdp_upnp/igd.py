@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from ._bounded import MAX_DIGITS, bounded_int
 from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import InvalidGatewayResponse, UnsafeXML
 
@@ -45,8 +46,10 @@ class ConnectionService:
 
     @property
     def version(self) -> int:
-        tail = self.service_type.rsplit(":", 1)[-1]
-        return int(tail) if tail.isdigit() else 1
+        try:
+            return bounded_int(self.service_type.rsplit(":", 1)[-1], 1, 999)
+        except ValueError:
+            return 1
 
 
 @dataclass(frozen=True)
@@ -174,17 +177,19 @@ class PortMapping:
 
 
 def _port(value: str | None, what: str) -> int:
-    if value is None or not value.isascii() or not value.isdigit() or not 0 < int(value) < 65536:
-        raise InvalidGatewayResponse(f"{what} {str(value)[:20]!r} is not a port")
-    return int(value)
+    try:
+        return bounded_int(value or "", 1, 65535)
+    except ValueError:
+        raise InvalidGatewayResponse(f"{what} {str(value)[:20]!r} is not a port") from None
 
 
 def _lease(value: str | None) -> int:
     if value is None or value == "":
         return 0
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        raise InvalidGatewayResponse(f"lease {value[:20]!r} is not a number")
-    return int(value)
+    try:
+        return bounded_int(value, 0, 10**MAX_DIGITS - 1)
+    except ValueError:
+        raise InvalidGatewayResponse(f"lease {value[:20]!r} is not a number") from None
 
 
 def mapping_from_arguments(args: dict[str, str], external_port: int | None = None,

@@ -4,14 +4,16 @@ The LAN interfaces SSDP runs on, and which of them a sender belongs to.
 Twisted gives no IP_PKTINFO, so the interface a datagram came in on is found
 by matching the sender against each interface's subnet (miniupnpd does the
 same). L{select_interfaces} is pure; L{system_interfaces} reads the machine's
-addresses with ifaddr.
+addresses with ifaddr. L{LANInterfaces} is the one list a node runs on: read
+again when the host's addresses may have changed, and followed by every part.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import ifaddr
 
@@ -87,6 +89,48 @@ def select_interfaces(
             raise NoInterfaceError(f"no IPv4 interface {want!r}; this host has: {names}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
+
+
+def lan_interfaces(wanted: Iterable[str] = ()) -> list[Interface]:
+    """L{select_interfaces} over this host's interfaces (see there)."""
+    return select_interfaces(system_interfaces(), wanted)
+
+
+class FollowsInterfaces(Protocol):
+    """A part of a node that runs on the LAN's interfaces and moves when they change."""
+
+    def update_interfaces(self, current: Sequence[Interface]) -> None: ...
+
+
+class LANInterfaces:
+    """
+    The interfaces a node runs on, one list for all its parts.
+
+    C{read} gives the interfaces to use now (e.g. C{lambda: lan_interfaces(["eth0"])});
+    L{refresh} reads them again and, when they changed, tells every follower.
+
+    @ivar current: the interfaces in use.
+    @raise NoInterfaceError: (from the constructor) C{read} finds none.
+    """
+
+    def __init__(self, read: Callable[[], Sequence[Interface]]) -> None:
+        self.read = read
+        self.current: list[Interface] = list(read())
+        self.followers: list[FollowsInterfaces] = []
+
+    def follow(self, follower: FollowsInterfaces) -> None:
+        """Tell C{follower} of every change from now on."""
+        self.followers.append(follower)
+
+    def update(self, now: Sequence[Interface]) -> bool:
+        """Use C{now} from now on; say whether it changed anything (followers were told)."""
+        now = list(now)
+        if now == self.current:
+            return False
+        self.current = now
+        for follower in list(self.followers):
+            follower.update_interfaces(now)
+        return True
 
 
 def interface_for(interfaces: Iterable[Interface], host: str) -> Interface | None:

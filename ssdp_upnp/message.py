@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ._bounded import bounded_int
 from .errors import (
     InvalidHeader,
     MalformedMessage,
@@ -201,12 +202,10 @@ def _optional_int(parsed: _Parsed, name: str, low: int, high: int) -> int | None
 
 
 def _bounded_int(name: str, value: str, low: int, high: int) -> int:
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        raise InvalidHeader(name, value, "not a decimal integer")
-    number = int(value)
-    if not low <= number <= high:
-        raise InvalidHeader(name, value, f"out of range {low}..{high}")
-    return number
+    try:
+        return bounded_int(value, low, high)
+    except ValueError as e:
+        raise InvalidHeader(name, value, str(e)) from None
 
 
 def parse_max_age(value: str) -> int:

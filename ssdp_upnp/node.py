@@ -15,6 +15,7 @@ import re
 import uuid as uuidlib
 from dataclasses import dataclass
 
+from ._bounded import bounded_int
 from .errors import ConfigurationError
 from .message import Headers, header
 from .search_target import ROOT_DEVICE
@@ -171,9 +172,10 @@ def read_external(value: str | None) -> tuple[str, int] | None:
         address = ipaddress.IPv4Address(ip)
     except ValueError:
         return None
-    if not (port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535):
+    try:
+        return (str(address), bounded_int(port, 1, 65535))
+    except ValueError:
         return None
-    return (str(address), int(port))
 
 
 def read_advertisement(extra: Headers) -> Advertised | None:
@@ -189,15 +191,13 @@ def read_advertisement(extra: Headers) -> Advertised | None:
     node_id = header(extra, NODE_ID_HEADER)
     if product is None or network is None or port is None:
         return None
-    if not (port.isascii() and port.isdigit() and len(port) <= 5):
-        return None
     try:
         return Advertised(
             product=check_product(product),
             network=check_network(network),
-            port=check_port(int(port)),
+            port=bounded_int(port, 1, 65535),
             node_id=None if node_id is None else check_node_id(node_id),
             external=read_external(header(extra, EXTERNAL_HEADER)),
         )
-    except ConfigurationError:
+    except (ConfigurationError, ValueError):
         return None

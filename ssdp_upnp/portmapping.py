@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from .errors import ConfigurationError, SSDPUPnPError, UPnPError
 from .gateway import Gateway, check_protocol
 from .igd import PortMapping
+from .lan import Interface
 
 GatewayFinder = Callable[[], "Deferred[Gateway]"]
 
@@ -116,6 +117,39 @@ class PortMappingService(Service):
         """Call C{callback(service)} after every cycle that changed a mapping or the address."""
         self._observers.append(callback)
 
+    def update_interfaces(self, current: Sequence[Interface]) -> None:
+        """
+        The host's interfaces changed: if our address toward the gateway is
+        gone, the mappings (which forward to it) are forgotten, and the gateway
+        is found again and the forwards mapped to the new address at once. The
+        old mappings point at an address we no longer have; their lease ends them.
+        """
+        gateway = self.gateway
+        if gateway is None or gateway.local_address in {i.ip for i in current}:
+            return
+        self.log.info(
+            "our address {address} toward the gateway is gone; mapping again",
+            address=gateway.local_address,
+        )
+        self.gateway = None
+        dropped = bool(self.mappings)
+        self.mappings.clear()
+        self._renew_at.clear()
+        if dropped:
+            self._notify()
+        if not self.running:
+            return
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        running, self._running = self._running, None
+        if running is not None:
+            running.cancel()
+        self._schedule(0)
+
+    def _notify(self) -> None:
+        for observer in list(self._observers):
+            observer(self)
+
     # -- service
 
     def startService(self) -> None:
@@ -164,7 +198,11 @@ class PortMappingService(Service):
     def _run_cycle(self) -> None:
         self._timer = None
         self._running = ensureDeferred(self._cycle())
-        self._running.addErrback(lambda f: self.log.failure("port mapping cycle", f))
+        self._running.addErrback(self._cycle_failed)
+
+    def _cycle_failed(self, failure: Failure) -> None:
+        if not failure.check(CancelledError):  # stopped, or moved to other interfaces
+            self.log.failure("port mapping cycle", failure)
 
     async def _cycle(self) -> None:
         try:
@@ -176,8 +214,7 @@ class PortMappingService(Service):
             self._retry(f"{e}")
             return
         if changed:
-            for observer in list(self._observers):
-                observer(self)
+            self._notify()
         if refused:
             self._retry(f"{refused} forward(s) refused")
             return

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
+from ._bounded import bounded_int
 from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import (
     ActionFailed,
@@ -101,9 +102,11 @@ def parse_fault(body: etree._Element, action: str) -> UPnPError | None:
         return UPnPError(0, text[:200], action)
     code = child_text(error, "errorCode") or ""
     description = (child_text(error, "errorDescription") or "")[:200]
-    if not code.isascii() or not code.isdigit() or len(code) > 6:
+    try:
+        number = bounded_int(code, 0, 999999)
+    except ValueError:
         return UPnPError(0, f"bad errorCode {code[:20]!r} {description}", action)
-    return error_for(int(code), description, action)
+    return error_for(number, description, action)
 
 
 def parse_response(data: bytes, action: str) -> dict[str, str]:

@@ -22,22 +22,25 @@ import queue as queue_module
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from twisted.application.service import IService
+from twisted.internet.defer import Deferred
 from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
 from zope.interface import implementer
 
 from ._runtime import runtime
-from .advertiser import AdvertiserService
+from ._types import ISSDPReactor
 from .discovery import DiscoveryService
 from .errors import CallTimeout, FacadeError, SSDPUPnPError
+from .gateway import Gateway
 from .gateway_discovery import find_gateway
-from .lan import Interface, select_interfaces, system_interfaces
-from .node import NodeInfo, check_network, check_product
+from .lan import Interface, lan_interfaces
+from .node import NodeInfo
+from .node_service import NodeConfig, NodeService
 from .peers import Peer, RemovalReason
 from .portmapping import Nat as TwistedNat
-from .state import default_state_path, load_state
 
 __all__ = ["CallTimeout", "Client", "FacadeError", "Nat", "Server", "gen_logger"]
 
@@ -148,12 +151,12 @@ class _Runner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._service: Any = None
+        self._service: IService | None = None
         #: set once the service runs (or failed to start: see C{error})
         self.started = threading.Event()
         self.error: BaseException | None = None
 
-    def _make_service(self, reactor: Any) -> Any:
+    def _make_service(self, reactor: ISSDPReactor) -> IService:
         raise NotImplementedError
 
     def start(self) -> None:
@@ -193,7 +196,7 @@ class _Runner:
             self.stop()
 
     def _start_service(self) -> None:
-        service = self._make_service(runtime.reactor)
+        service = self._make_service(runtime.running_reactor())
         service.startService()
         self._service = service
 
@@ -218,6 +221,14 @@ class _Runner:
         return thread is not None and thread.is_alive()
 
 
+def _given(interfaces: Sequence[Interface] | None) -> Callable[[], list[Interface]] | None:
+    """The interfaces a program named (a fixed list), or None for the host's LAN ones."""
+    if not interfaces:
+        return None
+    chosen = list(interfaces)
+    return lambda: chosen
+
+
 class Server(_Runner):
     """
     Advertise this node: C{Server(8048, 'blockchain', 'main').start()}.
@@ -238,30 +249,17 @@ class Server(_Runner):
         max_age: int = 1800,
     ) -> None:
         super().__init__()
-        NodeInfo.create("00000000-0000-0000-0000-000000000000", product, network, port, node_id)
-        self.port = port
-        self.product = product
-        self.network = network
+        self.config = NodeConfig(
+            product, network, port, node_id=node_id, state_file=state_file, max_age=max_age,
+            discover=False,
+        )  # fmt: skip
         self.interfaces = interfaces
-        self.state_file = state_file
-        self.node_id = node_id
-        self.max_age = max_age
         self.node: NodeInfo | None = None
 
-    def _make_service(self, reactor: Any) -> AdvertiserService:
-        from pathlib import Path
-
-        path = (
-            Path(self.state_file)
-            if self.state_file
-            else default_state_path(self.product, self.network, self.port)
-        )
-        state = load_state(path)
-        self.node = NodeInfo.create(state.uuid, self.product, self.network, self.port,
-                                    self.node_id)  # fmt: skip
-        interfaces = self.interfaces or select_interfaces(system_interfaces())
-        return AdvertiserService(self.node, state.boot_id, reactor, interfaces,
-                                 max_age=self.max_age)  # fmt: skip
+    def _make_service(self, reactor: ISSDPReactor) -> IService:
+        service = NodeService(self.config, reactor, interfaces=_given(self.interfaces))
+        self.node = service.node
+        return service
 
 
 class _QueueObserver:
@@ -300,23 +298,20 @@ class Client(_Runner):
         exclude: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        self.product = check_product(product)
-        self.network = check_network(network)
+        self.config = NodeConfig(
+            product, network, advertise=False, search_interval=search_interval,
+            exclude=tuple(exclude),
+        )  # fmt: skip
         self.queue: queue_module.Queue[Any] = queue if queue is not None else queue_module.Queue()
         self.removed = removed
         self.interfaces = interfaces
-        self.search_interval = search_interval
-        self.exclude = exclude
         self.discovery: DiscoveryService | None = None
 
-    def _make_service(self, reactor: Any) -> DiscoveryService:
-        interfaces = self.interfaces or select_interfaces(system_interfaces())
-        service = DiscoveryService(
-            self.product, self.network, reactor, interfaces,
-            exclude=self.exclude, search_interval=self.search_interval,
-        )  # fmt: skip
-        service.observe(_QueueObserver(self.queue, self.removed))
-        self.discovery = service
+    def _make_service(self, reactor: ISSDPReactor) -> IService:
+        service = NodeService(self.config, reactor, interfaces=_given(self.interfaces))
+        assert service.discovery is not None
+        service.discovery.observe(_QueueObserver(self.queue, self.removed))
+        self.discovery = service.discovery
         return service
 
     def peers(self) -> list[tuple[str, int]]:
@@ -351,9 +346,9 @@ class Nat:
         self.description_url = description_url
         self._nat = TwistedNat(self._find, protocol=protocol, lease=lease)
 
-    def _find(self) -> Any:
-        interfaces = self.interfaces or select_interfaces(system_interfaces())
-        return find_gateway(runtime.reactor, interfaces, description_url=self.description_url,
+    def _find(self) -> Deferred[Gateway]:
+        return find_gateway(runtime.running_reactor(), self.interfaces or lan_interfaces(),
+                            description_url=self.description_url,
                             timeout=min(self.timeout, 10.0))  # fmt: skip
 
     def addPortForward(

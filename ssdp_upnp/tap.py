@@ -1,47 +1,43 @@
 """
-The C{twistd ssdp} plugin: options and the service tree they build.
+The C{twistd ssdp} plugin: options, and the node they make.
 
-C{twistd -n ssdp --product blockchain} runs an L{AdvertiserService} for this
-node and a L{DiscoveryService} for its peers in one C{MultiService}; peers
-found and lost are logged as structured events. Each C{--forward} adds a port
-the L{PortMappingService} keeps open on the gateway.
+C{twistd -n ssdp --product blockchain} runs one
+L{ssdp_upnp.node_service.NodeService}: the node's advertiser, discovery of
+its peers (found and lost are logged as structured events), the port mapping
+of each C{--forward}, and the interface watcher. Every option is checked by
+L{Options} (into a L{NodeConfig}) before anything is opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService
 from twisted.logger import Logger
 from twisted.python import usage
 
-from ._watcher import InterfaceWatcher
-from .advertiser import AdvertiserService
-from .discovery import DiscoveryService
+from ._bounded import int_option
+from ._types import ISSDPReactor
 from .errors import ConfigurationError, SSDPUPnPError
-from .gateway_discovery import find_gateway
-from .lan import Interface, select_interfaces, system_interfaces
+from .lan import Interface, select_interfaces
 from .message import DEFAULT_MAX_AGE
-from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
+from .node_service import NodeConfig, NodeService
 from .peers import Peer, RemovalReason
-from .portmapping import Forward, PortMappingService
-from .state import default_state_path, load_state
+from .portmapping import Forward
 
 
-def _int_in(name: str, low: int, high: int) -> Any:
-    def convert(value: str) -> int:
+def _int_in(name: str, low: int, high: int) -> Callable[[str], int]:
+    """The coerce of C{--name}: a whole number in low..high, else a usage error."""
+    convert = int_option(f"--{name}", low, high)
+
+    def coerce(value: str) -> int:
         try:
-            number = int(value)
-        except ValueError:
-            raise usage.UsageError(f"--{name} must be a whole number, not {value!r}") from None
-        if not low <= number <= high:
-            raise usage.UsageError(f"--{name} must be in {low}..{high}, not {number}")
-        return number
+            return convert(value)
+        except ConfigurationError as e:
+            raise usage.UsageError(str(e)) from None
 
-    convert.coerceDoc = f"A whole number in {low}..{high}."  # type: ignore[attr-defined]
-    return convert
+    coerce.coerceDoc = f"A whole number in {low}..{high}."  # type: ignore[attr-defined]
+    return coerce
 
 
 class Options(usage.Options):
@@ -110,15 +106,19 @@ class Options(usage.Options):
         if url is not None and not url.startswith("http://"):
             raise usage.UsageError(f"--gateway-url {url!r} is not an http:// URL")
         try:
-            check_product(self["product"])
-            check_network(self["network"])
-            check_port(self["port"])
-            if self["uuid"] is not None:
-                self["uuid"] = check_uuid(self["uuid"])
-            if self["node-id"] is not None:
-                check_node_id(self["node-id"])
+            self.node = NodeConfig(
+                product=self["product"], network=self["network"], port=self["port"],
+                node_id=self["node-id"], uuid=self["uuid"], state_file=self["state-file"],
+                interfaces=tuple(self["interfaces"]), advertise=not self["no-advertise"],
+                discover=not self["no-discover"], http_port=self["http-port"],
+                max_age=self["max-age"], ttl=self["ttl"], mx=self["mx"],
+                search_interval=self["search-interval"], forwards=tuple(self["forwards"]),
+                lease=self["lease"], check_interval=self["check-interval"], gateway_url=url,
+                rescan_interval=self["rescan-interval"],
+            )  # fmt: skip
         except ConfigurationError as e:
             raise usage.UsageError(str(e)) from None
+        self["uuid"] = self.node.uuid
 
 
 class PeerLog:
@@ -150,102 +150,22 @@ class PeerLog:
 
 
 def makeService(
-    config: Options, reactor: Any = None, available: Sequence[Interface] | None = None
+    config: Options,
+    reactor: ISSDPReactor | None = None,
+    available: Sequence[Interface] | None = None,
 ) -> IService:
     """
-    Build the service tree for C{config}.
+    The node C{config} asks for, its peers logged.
 
     @param available: the host's interfaces (default: read from the system).
     @raise usage.UsageError: an interface is unknown, or the state file is unusable.
     """
-    if reactor is None:
-        from twisted.internet import reactor as default_reactor
-
-        reactor = default_reactor
-    source: Callable[[], Sequence[Interface]] = (
-        system_interfaces if available is None else (lambda: available)
-    )
-
-    def wanted() -> list[Interface]:
-        return select_interfaces(source(), config["interfaces"])
-
+    wanted = config.node.interfaces
+    read = None if available is None else (lambda: select_interfaces(available, wanted))
     try:
-        interfaces = wanted()
-    except ConfigurationError as e:
+        node = NodeService(config.node, reactor, interfaces=read)
+    except SSDPUPnPError as e:
         raise usage.UsageError(str(e)) from None
-    top = MultiService()
-    own: list[str] = []
-    advertiser: AdvertiserService | None = None
-    if not config["no-advertise"]:
-        path = (
-            Path(config["state-file"])
-            if config["state-file"]
-            else default_state_path(config["product"], config["network"], config["port"])
-        )
-        try:
-            state = load_state(path, config["uuid"])
-        except SSDPUPnPError as e:
-            raise usage.UsageError(str(e)) from None
-        node = NodeInfo.create(
-            state.uuid, config["product"], config["network"], config["port"], config["node-id"]
-        )
-        own.append(node.uuid)
-        advertiser = AdvertiserService(
-            node,
-            state.boot_id,
-            reactor,
-            interfaces,
-            http_port=config["http-port"],
-            max_age=config["max-age"],
-            ttl=config["ttl"],
-        )
-        advertiser.setServiceParent(top)
-    discovery: DiscoveryService | None = None
-    if not config["no-discover"]:
-        discovery = DiscoveryService(
-            config["product"],
-            config["network"],
-            reactor,
-            interfaces,
-            exclude=own,
-            mx=config["mx"],
-            search_interval=config["search-interval"],
-            ttl=config["ttl"],
-        )
-        discovery.observe(PeerLog())
-        discovery.setServiceParent(top)
-    if config["forwards"]:
-        url = config["gateway-url"]
-        mapper = PortMappingService(
-            reactor,
-            config["forwards"],
-            lambda: find_gateway(reactor, interfaces, description_url=url),
-            lease=config["lease"],
-            check_interval=config["check-interval"],
-            description=f"ssdp_upnp {config['product']}",
-        )
-        mapper.setServiceParent(top)
-        if advertiser is not None:
-            mapper.observe(_advertise_public_address(advertiser))
-    followers = [s for s in (advertiser, discovery) if s is not None]
-    if followers and config["rescan-interval"]:
-        InterfaceWatcher(reactor, wanted, followers, interfaces,
-                         config["rescan-interval"]).setServiceParent(top)  # fmt: skip
-    return top
-
-
-def _advertise_public_address(
-    advertiser: AdvertiserService,
-) -> Callable[[PortMappingService], None]:
-    """Once the node's service port is mapped (TCP), LAN peers are told its public address."""
-    port = advertiser.node.port
-
-    def changed(mapper: PortMappingService) -> None:
-        public = next(
-            ((ip, external) for ip, external, protocol, internal in mapper.public_addresses()
-             if internal == port and protocol == "TCP"),
-            None,
-        )  # fmt: skip
-        advertiser.protocol.set_external(public)
-
-    return changed
+    if node.discovery is not None:
+        node.discovery.observe(PeerLog())
+    return node

@@ -12,8 +12,8 @@ from ssdp_upnp.advertiser import AdvertiserService
 from ssdp_upnp.discovery import DiscoveryService
 from ssdp_upnp.message import NTS, Notify, header
 from ssdp_upnp.node import EXTERNAL_HEADER, external_header, read_advertisement, read_external
+from ssdp_upnp.node_service import advertise_public_address
 from ssdp_upnp.peers import Peer, RemovalReason
-from ssdp_upnp.tap import _advertise_public_address
 from ssdp_upnp.testing import MemoryLAN
 
 
@@ -62,7 +62,7 @@ def test_peers_learn_the_public_address() -> None:
     port = next(p for p in a.datagram_ports if p.port == 1900)
     port.take()
     # the node's service port (8048) got mapped to 18048 on the gateway; a UDP one is ignored
-    update = _advertise_public_address(advertiser)
+    update = advertise_public_address(advertiser)
     mapped: Any = Mapper([("203.0.113.2", 5000, "UDP", 8048), ("203.0.113.2", 18048, "TCP", 8048)])
     update(mapped)
     announced = [m for m in decoded(port.sent) if isinstance(m, Notify)]

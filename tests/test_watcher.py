@@ -8,7 +8,7 @@ from helpers import UUID_A, UUID_B, decoded, make_node, result_of
 from ssdp_upnp._watcher import InterfaceWatcher
 from ssdp_upnp.advertiser import AdvertiserService
 from ssdp_upnp.discovery import DiscoveryService
-from ssdp_upnp.lan import Interface
+from ssdp_upnp.lan import Interface, LANInterfaces
 from ssdp_upnp.message import SSDP_GROUP, Notify
 from ssdp_upnp.testing import MemoryLAN
 
@@ -29,7 +29,10 @@ def test_advertiser_and_discovery_follow_an_address_change() -> None:
     watching = DiscoveryService("blockchain", "main", other, [PEER], exclude=[UUID_B],
                                 rng=random.Random(4))  # fmt: skip
     current = [OLD]
-    watcher = InterfaceWatcher(host, lambda: current, [advertiser, discovery], [OLD], 5)
+    lan_interfaces = LANInterfaces(lambda: current)
+    lan_interfaces.follow(advertiser)
+    lan_interfaces.follow(discovery)
+    watcher = InterfaceWatcher(host, lan_interfaces, 5)
     for service in (advertiser, discovery, peer, watching, watcher):
         service.startService()
     lan.advance(3)

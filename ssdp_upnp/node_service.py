@@ -1,0 +1,186 @@
+"""
+One node, assembled in one place.
+
+L{NodeConfig} is what an operator or a program says of a node (checked when
+it is made); L{NodeService} builds the node from it: the state file gives the
+uuid and a rising boot id for its L{NodeInfo}, one L{LANInterfaces} is the
+list of interfaces every part runs on (the L{InterfaceWatcher} refreshes it,
+the advertiser, discovery and port mapping follow it), and once the node's
+service port is forwarded its public address is advertised. C{twistd ssdp},
+the blocking C{Server} and C{Client} and C{ssdp-upnp advertise} all run one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+
+from ._types import HTTPClient, ISSDPReactor, global_reactor
+from ._watcher import InterfaceWatcher
+from .advertiser import AdvertiserService
+from .discovery import DiscoveryService
+from .errors import ConfigurationError
+from .gateway import Gateway
+from .gateway_discovery import find_gateway
+from .lan import Interface, LANInterfaces, lan_interfaces
+from .message import DEFAULT_MAX_AGE
+from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
+from .portmapping import Forward, PortMappingService
+from .state import default_state_path, load_state
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """
+    What a node is and does. Product, network, port, node id and uuid are
+    checked when it is made (L{ConfigurationError}); the services check the rest.
+
+    @ivar interfaces: interface names or IPv4 addresses (empty: every LAN one).
+    @ivar state_file: where the uuid and boot id are kept (default: per
+        product, network and port under C{$XDG_STATE_HOME/ssdp-upnp}).
+    @ivar search_interval: seconds between discovery searches (None: once).
+    @ivar rescan_interval: seconds between looks at the host's interfaces (0: never).
+    @ivar exclude: uuids discovery never reports (besides the node's own).
+    """
+
+    product: str
+    network: str = "main"
+    port: int = 8048
+    node_id: str | None = None
+    uuid: str | None = None
+    state_file: str | None = None
+    interfaces: tuple[str, ...] = ()
+    advertise: bool = True
+    discover: bool = True
+    http_port: int = 0
+    max_age: int = DEFAULT_MAX_AGE
+    ttl: int = 2
+    mx: int = 2
+    search_interval: float | None = 60.0
+    forwards: tuple[Forward, ...] = ()
+    lease: int = 3600
+    check_interval: float = 60.0
+    gateway_url: str | None = None
+    rescan_interval: float = 30.0
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_product(self.product)
+        check_network(self.network)
+        check_port(self.port)
+        if self.node_id is not None:
+            check_node_id(self.node_id)
+        if self.uuid is not None:
+            object.__setattr__(self, "uuid", check_uuid(self.uuid))
+        if not (self.advertise or self.discover or self.forwards):
+            raise ConfigurationError("a node that neither advertises, discovers nor forwards")
+        if self.gateway_url is not None and not self.gateway_url.startswith("http://"):
+            raise ConfigurationError(f"gateway URL {self.gateway_url!r} is not an http:// URL")
+
+    def state_path(self) -> Path:
+        if self.state_file:
+            return Path(self.state_file)
+        return default_state_path(self.product, self.network, self.port)
+
+
+class NodeService(MultiService):
+    """
+    A whole node as one service: its advertiser, discovery, port mapping and
+    interface watcher, as C{config} asks (children in that order).
+
+    @param interfaces: the interfaces to run on now, read again at each
+        rescan (default: C{config.interfaces} among the host's own).
+    @param http: the HTTP client toward the gateway (default: treq on C{reactor}).
+    @raise ConfigurationError: an interface is unknown or there is none.
+    @raise StateFileError: the state file is unusable (only a node that advertises has one).
+
+    @ivar node: the node's identity, if it advertises (else None).
+    @ivar boot_id: its boot id this run, if it advertises.
+    @ivar lan: the interfaces every part runs on.
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        reactor: ISSDPReactor | None = None,
+        *,
+        interfaces: Callable[[], Sequence[Interface]] | None = None,
+        http: HTTPClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.reactor = reactor = reactor if reactor is not None else global_reactor()
+        self.http = http
+        read = interfaces or (lambda: lan_interfaces(config.interfaces))
+        self.lan = LANInterfaces(read)
+        self.node: NodeInfo | None = None
+        self.boot_id: int | None = None
+        self.advertiser: AdvertiserService | None = None
+        self.discovery: DiscoveryService | None = None
+        self.mapper: PortMappingService | None = None
+        if config.advertise:
+            state = load_state(config.state_path(), config.uuid)
+            self.node = NodeInfo.create(
+                state.uuid, config.product, config.network, config.port, config.node_id
+            )
+            self.boot_id = state.boot_id
+            self.advertiser = AdvertiserService(
+                self.node, state.boot_id, reactor, self.lan.current, http_port=config.http_port,
+                max_age=config.max_age, ttl=config.ttl, rng=rng,
+            )  # fmt: skip
+            self._add(self.advertiser)
+        if config.discover:
+            own = [self.node.uuid] if self.node is not None else []
+            self.discovery = DiscoveryService(
+                config.product, config.network, reactor, self.lan.current,
+                exclude=[*own, *config.exclude], mx=config.mx,
+                search_interval=config.search_interval, ttl=config.ttl, rng=rng,
+            )  # fmt: skip
+            self._add(self.discovery)
+        if config.forwards:
+            self.mapper = PortMappingService(
+                reactor, config.forwards, self.find_gateway, lease=config.lease,
+                check_interval=config.check_interval, description=f"ssdp_upnp {config.product}",
+            )  # fmt: skip
+            self._add(self.mapper)
+            if self.advertiser is not None:
+                self.mapper.observe(advertise_public_address(self.advertiser))
+        if config.rescan_interval:
+            InterfaceWatcher(reactor, self.lan, config.rescan_interval).setServiceParent(self)
+
+    def _add(self, part: AdvertiserService | DiscoveryService | PortMappingService) -> None:
+        part.setServiceParent(self)
+        self.lan.follow(part)
+
+    def find_gateway(self) -> Deferred[Gateway]:
+        """Find the gateway on the interfaces in use now (or at C{config.gateway_url})."""
+        return find_gateway(
+            self.reactor, self.lan.current, http=self.http, description_url=self.config.gateway_url
+        )
+
+
+def advertise_public_address(
+    advertiser: AdvertiserService,
+) -> Callable[[PortMappingService], None]:
+    """
+    An observer of a L{PortMappingService}: once the node's service port is
+    mapped (TCP), LAN peers are told its public address; when the mapping
+    goes, so does the address.
+    """
+    port = advertiser.node.port
+
+    def changed(mapper: PortMappingService) -> None:
+        public = next(
+            ((ip, external) for ip, external, protocol, internal in mapper.public_addresses()
+             if internal == port and protocol == "TCP"),
+            None,
+        )  # fmt: skip
+        advertiser.set_external(public)
+
+    return changed
