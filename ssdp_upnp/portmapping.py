@@ -99,6 +99,7 @@ class PortMappingService(Service):
         self.mappings: dict[Forward, PortMapping] = {}
         self.external_ip: str | None = None
         self._renew_at: dict[Forward, float] = {}
+        self._stale: list[PortMapping] = []  # mappings to an address we no longer have
         self._timer: IDelayedCall | None = None
         self._running: Deferred[None] | None = None
         self._failures = 0
@@ -120,9 +121,10 @@ class PortMappingService(Service):
     def update_interfaces(self, current: Sequence[Interface]) -> None:
         """
         The host's interfaces changed: if our address toward the gateway is
-        gone, the mappings (which forward to it) are forgotten, and the gateway
-        is found again and the forwards mapped to the new address at once. The
-        old mappings point at an address we no longer have; their lease ends them.
+        gone, the gateway is found again at once, the mappings that forward to
+        the old address are deleted (they hold the external ports; where the
+        router refuses, their lease ends them) and the forwards mapped to the
+        new address.
         """
         gateway = self.gateway
         if gateway is None or gateway.local_address in {i.ip for i in current}:
@@ -133,6 +135,7 @@ class PortMappingService(Service):
         )
         self.gateway = None
         dropped = bool(self.mappings)
+        self._stale.extend(self.mappings.values())
         self.mappings.clear()
         self._renew_at.clear()
         if dropped:
@@ -240,6 +243,7 @@ class PortMappingService(Service):
             self.gateway = await self.find()
             self.log.info("using gateway {gateway}", gateway=self.gateway)
         gateway = self.gateway
+        await self._remove_stale(gateway)
         address = await gateway.get_external_ip()
         if address.ip != self.external_ip:
             if self.external_ip is not None:
@@ -262,6 +266,20 @@ class PortMappingService(Service):
                                protocol=forward.protocol, external=forward.external_port,
                                internal=forward.internal_port, error=e)  # fmt: skip
         return changed, refused
+
+    async def _remove_stale(self, gateway: Gateway) -> None:
+        """Delete the mappings left pointing at an address we had (they hold the ports)."""
+        stale, self._stale = self._stale, []
+        for mapping in stale:
+            try:
+                await gateway.delete_mapping(mapping.external_port, mapping.protocol)
+            except UPnPError as e:  # e.g. 606 in secure mode: another address's mapping
+                self.log.warn(
+                    "cannot remove {protocol} {port} of our old address {client}: {error};"
+                    " its lease ends it",
+                    protocol=mapping.protocol, port=mapping.external_port,
+                    client=mapping.internal_client, error=e,
+                )  # fmt: skip
 
     async def _keep(self, gateway: Gateway, forward: Forward) -> bool:
         """Make sure C{forward} is mapped and not due for renewal; say if its mapping changed."""

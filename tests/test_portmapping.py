@@ -12,6 +12,7 @@ from helpers import ETH0, failure_of, result_of
 from ssdp_upnp import errors
 from ssdp_upnp.gateway import Gateway
 from ssdp_upnp.gateway_discovery import find_gateway, probe_gateway
+from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import SSDP_GROUP, SearchRequest, SearchResponse, decode, encode
 from ssdp_upnp.portmapping import Forward, Nat, PortMappingService
 from ssdp_upnp.tap import Options
@@ -327,3 +328,25 @@ def test_failed_candidates_end_the_search_when_no_more_answers_are_due() -> None
     failure = failure_of(d)
     assert "no WANIPConnection or WANPPPConnection service" in str(failure.value)
     assert reactor.getDelayedCalls() == []
+
+
+def test_an_interface_change_that_keeps_our_address_changes_nothing(setup: Any) -> None:
+    reactor, router, finder = setup
+    service = start(setup, "8048")
+    service.update_interfaces([ETH0, Interface.parse("eth1", "10.9.0.1/16")])
+    reactor.advance(0)
+    assert finder.calls == 1 and len(adds(router)) == 1 and service.gateway is not None
+
+
+def test_losing_our_address_removes_the_old_mapping_and_maps_again(setup: Any) -> None:
+    reactor, router, finder = setup
+    service = start(setup, "8048")
+    seen: list[list[tuple[str, int, str, int]]] = []
+    service.observe(lambda s: seen.append(s.public_addresses()))
+    service.update_interfaces([Interface.parse("eth0", "198.51.100.21/24")])
+    assert seen == [[]]  # the old address's mapping is no longer ours to advertise
+    reactor.advance(0)
+    assert finder.calls == 2
+    deleted = [a for n, a in router.calls if n == "DeletePortMapping"]
+    assert [(d["NewExternalPort"], d["NewProtocol"]) for d in deleted] == [("8048", "TCP")]
+    assert len(adds(router)) == 2 and seen[-1] == [("203.0.113.2", 8048, "TCP", 8048)]
