@@ -15,6 +15,7 @@ against the interfaces it claims by the test suite (C{verifyClass}).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
@@ -32,7 +33,6 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import AbstractDatagramProtocol
 from twisted.internet.testing import MemoryReactorClock
-from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
@@ -316,26 +316,13 @@ class StubHTTPClient:
     in memory, with no socket. Call L{flush} when the resource answers late.
     """
 
+    #: treq's C{request} (C{StubTreq} makes its methods at run time)
+    request: Callable[..., Deferred[IResponse]]
+
     def __init__(self, resource: IResource) -> None:
-        self._stub: Any = StubTreq(resource)  # its methods are made at run time
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Headers | None = None,
-        data: bytes | None = None,
-        allow_redirects: bool = True,
-    ) -> Deferred[IResponse]:
-        d: Deferred[IResponse] = self._stub.request(
-            method, url, headers=headers, data=data, allow_redirects=allow_redirects
-        )
-        return d
-
-    def flush(self) -> None:
-        """Deliver what the resource has written since the last call."""
-        self._stub.flush()
+        stub: Any = StubTreq(resource)
+        self.request = stub.request
+        self.flush: Callable[[], None] = stub.flush
 
 
 _CHECK_HTTP_CLIENT: type[HTTPClient] = StubHTTPClient  # the Protocol, checked by mypy
