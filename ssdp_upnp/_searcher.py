@@ -10,7 +10,7 @@ that passes the inbound checks to its handler.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -108,7 +108,7 @@ class Searcher:
             except OSError:
                 pass  # an unreachable gateway answers nothing, which the search reports
 
-    def later(self, delay: float, f: Any, *args: Any) -> None:
+    def later(self, delay: float, f: Callable[..., object], *args: Any) -> None:
         """Call C{f(*args)} after C{delay} seconds unless L{close} comes first."""
         self._timers.later(delay, f, *args)
 

@@ -4,6 +4,7 @@ Delayed calls that can all be cancelled at once (a service stops, a search ends)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -16,7 +17,7 @@ class Timers:
         self.clock = clock
         self._calls: set[IDelayedCall] = set()
 
-    def later(self, delay: float, f: Any, *args: Any) -> None:
+    def later(self, delay: float, f: Callable[..., object], *args: Any) -> None:
         """Call C{f(*args)} after C{delay} seconds unless L{cancel_all} comes first."""
 
         def run() -> None:
