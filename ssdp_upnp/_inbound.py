@@ -19,8 +19,9 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from ._ratelimit import RateLimiter
-from .errors import MessageError
+from .errors import LegacyMessageError, MessageError
 from .lan import Interface, interface_for
+from .legacy import LegacyResponse, decode_legacy
 from .message import Message, decode
 
 
@@ -54,13 +55,22 @@ class DropLog:
         )
 
 
+#: What the inbound path hands on: an SSDP message, or a 0.1.0 node's answer.
+Inbound = Message | LegacyResponse
+
+
 def accept(
-    datagram: bytes, addr: tuple[str, int], interfaces: Collection[Interface], drops: DropLog
-) -> tuple[Message, Interface] | None:
+    datagram: bytes,
+    addr: tuple[str, int],
+    interfaces: Collection[Interface],
+    drops: DropLog,
+    legacy: bool = False,
+) -> tuple[Inbound, Interface] | None:
     """
     The message in C{datagram} and the interface whose subnet holds its
     sender C{addr}; None (counted and maybe logged in C{drops}) for an
-    off-link sender or a malformed datagram.
+    off-link sender or a malformed datagram. With C{legacy}, a datagram that
+    is not well-formed SSDP may still be a 0.1.0 node's answer.
     """
     host, port = addr[0], addr[1]
     interface = interface_for(interfaces, host)
@@ -70,11 +80,16 @@ def accept(
     try:
         return decode(datagram), interface
     except MessageError as e:
+        if legacy:
+            try:
+                return decode_legacy(datagram), interface
+            except LegacyMessageError:
+                pass
         drops.drop("malformed", host, port, detail=str(e))
         return None
 
 
-MessageHandler = Callable[[Message, str, int, Interface], None]
+MessageHandler = Callable[[Inbound, str, int, Interface], None]
 
 
 class SSDPReceiver(DatagramProtocol):
@@ -90,14 +105,20 @@ class SSDPReceiver(DatagramProtocol):
     noisy = False
 
     def __init__(
-        self, interfaces: Collection[Interface], drops: DropLog, handler: MessageHandler
+        self,
+        interfaces: Collection[Interface],
+        drops: DropLog,
+        handler: MessageHandler,
+        legacy: bool = False,
     ) -> None:
         self.on_link = interfaces
         self.handler = handler
         self.drops = drops
+        #: also take 0.1.0 nodes' answers (see L{ssdp_upnp.legacy})
+        self.legacy = legacy
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        accepted = accept(datagram, addr, self.on_link, self.drops)
+        accepted = accept(datagram, addr, self.on_link, self.drops, self.legacy)
         if accepted is None:
             return
         host, port = addr[0], addr[1]

@@ -34,6 +34,7 @@ class Searcher:
         *,
         ttl: int = 2,
         ssdp_port: int = SSDP_PORT,
+        legacy: bool = False,
     ) -> None:
         self.reactor = reactor
         # shared with the receivers: what L{add}/L{remove} change, they see
@@ -42,6 +43,8 @@ class Searcher:
         self.drops = drops
         self.ttl = ttl
         self.ssdp_port = ssdp_port
+        #: also take 0.1.0 nodes' answers (see L{ssdp_upnp.legacy})
+        self.legacy = legacy
         self.ports: list[tuple[Interface, IMulticastTransport]] = []
         self._timers = Timers(reactor)
 
@@ -55,7 +58,7 @@ class Searcher:
             raise
 
     def _open(self, interface: Interface) -> None:
-        receiver = SSDPReceiver(self.interfaces, self.drops, self.handler)
+        receiver = SSDPReceiver(self.interfaces, self.drops, self.handler, self.legacy)
         port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
         port.setTTL(self.ttl)
         self.ports.append((interface, port))

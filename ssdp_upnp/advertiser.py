@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IListeningPort, IMulticastTransport, IRe
 from twisted.logger import Logger
 
 from ._description_server import DescriptionSite
-from ._inbound import DropLog, SSDPReceiver
+from ._inbound import DropLog, Inbound, SSDPReceiver
 from ._multicast import GroupMembership, send_to_group
 from ._ratelimit import RateLimiter
 from ._timers import Timers
@@ -34,12 +34,12 @@ from ._version import SERVER
 from .description import DESCRIPTION_PATH, config_id
 from .errors import ConfigurationError, MessageError
 from .lan import Interface
+from .legacy import legacy_header
 from .message import (
     DEFAULT_MAX_AGE,
     NTS,
     SSDP_PORT,
     Headers,
-    Message,
     Notify,
     SearchRequest,
     SearchResponse,
@@ -94,6 +94,7 @@ class SSDPAdvertiser(SSDPReceiver):
         server: str = SERVER,
         limits: AdvertiserLimits = AdvertiserLimits(),
         ssdp_port: int = SSDP_PORT,
+        legacy: bool = True,
     ) -> None:
         if max_age < 1:
             raise ConfigurationError(f"max-age {max_age} must be at least 1 second")
@@ -107,6 +108,8 @@ class SSDPAdvertiser(SSDPReceiver):
         self.max_age = max_age
         self.server = server
         self.limits = limits
+        #: one answer per search carries the header 0.1.0 clients look for
+        self.legacy = legacy
         # per source, and in all: many sources (spoofed or not) must not add up to a flood
         self.limiter = RateLimiter(limits.replies_per_second, limits.reply_burst, max_keys=4096)
         self.total_limiter = RateLimiter(
@@ -148,7 +151,7 @@ class SSDPAdvertiser(SSDPReceiver):
 
     # -- receiving
 
-    def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
+    def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
         if isinstance(message, SearchRequest):
             self._search_received(message, interface, host, port)
 
@@ -170,6 +173,8 @@ class SSDPAdvertiser(SSDPReceiver):
             return
         answers = match_search_target(search.st, self.node.notification_types())
         now = self.clock.seconds()
+        # one answer per search also tells a 0.1.0 client where we are (on this interface)
+        legacy: str | None = interface.ip if self.legacy else None
         for answer in answers:
             if len(self._pending) >= self.limits.max_pending:
                 self.drops.drop("too many replies pending", host, port)
@@ -181,7 +186,8 @@ class SSDPAdvertiser(SSDPReceiver):
                 self.drops.drop("total reply rate limit", host, port)
                 return
             delay = self.rng.uniform(0.0, window)
-            self._pending.later(delay, self._reply, answer, location, host, port)
+            self._pending.later(delay, self._reply, answer, location, host, port, legacy)
+            legacy = None
 
     def headers(self) -> Headers:
         """The vendor headers of every message: the node's, and its public address if known."""
@@ -197,8 +203,18 @@ class SSDPAdvertiser(SSDPReceiver):
         if self.transport is not None:
             self._send_set(NTS.ALIVE)
 
-    def response_for(self, answer: Answer, location: str) -> SearchResponse:
-        """The response to send for one matched answer."""
+    def response_for(
+        self, answer: Answer, location: str, legacy_ip: str | None = None
+    ) -> SearchResponse:
+        """
+        The response to send for one matched answer; with C{legacy_ip}, it also
+        carries the header that leads a 0.1.0 client to C{legacy_ip} (first,
+        as 0.1.0 reads only the first 1024 bytes).
+        """
+        extra = self.headers()
+        if legacy_ip is not None:
+            node = self.node
+            extra = (legacy_header(node.product, node.network, legacy_ip, node.port), *extra)
         return SearchResponse(
             st=answer.st,
             usn=self.node.usn(answer.nt),
@@ -208,14 +224,17 @@ class SSDPAdvertiser(SSDPReceiver):
             boot_id=self.boot_id,
             config_id=self.config_id,
             date=formatdate(self.clock.seconds(), usegmt=True),
-            extra=self.headers(),
+            extra=extra,
         )
 
-    def _reply(self, answer: Answer, location: str, host: str, port: int) -> None:
+    def _reply(
+        self, answer: Answer, location: str, host: str, port: int, legacy_ip: str | None
+    ) -> None:
         if self.transport is None:
             return
         try:
-            self.transport.write(encode(self.response_for(answer, location)), (host, port))
+            response = encode(self.response_for(answer, location, legacy_ip))
+            self.transport.write(response, (host, port))
         except (OSError, MessageError) as e:
             self.log.warn("cannot answer {host}:{port}: {error}", host=host, port=port, error=e)
             return
@@ -307,6 +326,7 @@ class AdvertiserService(Service):
         rng: random.Random | None = None,
         ssdp_port: int = SSDP_PORT,
         limits: AdvertiserLimits = AdvertiserLimits(),
+        legacy: bool = True,
     ) -> None:
         if not interfaces:
             raise ConfigurationError("an advertiser needs at least one interface")
@@ -319,8 +339,9 @@ class AdvertiserService(Service):
         self.ttl = ttl
         self.ssdp_port = ssdp_port
         self.protocol = SSDPAdvertiser(
-            node, boot_id, reactor, rng=rng, max_age=max_age, ssdp_port=ssdp_port, limits=limits
-        )
+            node, boot_id, reactor, rng=rng, max_age=max_age, ssdp_port=ssdp_port, limits=limits,
+            legacy=legacy,
+        )  # fmt: skip
         self.ready: Deferred[list[Interface]] = Deferred()
         self._site = DescriptionSite(node, self.protocol.server)
         self._group: GroupMembership | None = None

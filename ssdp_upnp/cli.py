@@ -28,7 +28,7 @@ from twisted.internet.task import deferLater, react
 from twisted.logger import Logger
 
 from ._bounded import int_option
-from ._inbound import DropLog
+from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
 from ._types import ISSDPReactor
 from .discovery import discover
@@ -36,7 +36,8 @@ from .errors import ConfigurationError, NoSuchEntryInArray, SSDPUPnPError
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
 from .lan import Interface, lan_interfaces
-from .message import Message, Notify, SearchResponse
+from .legacy import LegacyResponse
+from .message import Notify, SearchResponse
 from .node_service import NodeConfig, NodeService
 
 log = Logger()
@@ -86,7 +87,14 @@ def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
 async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def seen(message: Message, host: str, port: int, interface: Interface) -> None:
+    def seen(message: Inbound, host: str, port: int, interface: Interface) -> None:
+        if isinstance(message, LegacyResponse):
+            location = f"{message.scheme}://{message.location_host}:{message.port}"
+            found.setdefault((location, host), {
+                "usn": "", "st": "", "location": location, "host": host,
+                "server": "ssdp-upnp 0.1.0", "seen_as": "legacy",
+            })  # fmt: skip
+            return
         if isinstance(message, SearchResponse):
             usn, st, kind = message.usn, message.st, "response"
         elif isinstance(message, Notify):
@@ -98,7 +106,8 @@ async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
             found[key] = {"usn": usn, "st": st, "location": message.location, "host": host,
                           "server": message.server, "seen_as": kind}  # fmt: skip
 
-    searcher = Searcher(reactor, _interfaces(args), seen, DropLog(log, reactor))
+    searcher = Searcher(reactor, _interfaces(args), seen, DropLog(log, reactor),
+                        legacy=not args.no_legacy)  # fmt: skip
     searcher.open()
     searcher.search([args.st], args.mx)
     try:
@@ -111,11 +120,16 @@ async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
 
 async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
-                           timeout=args.timeout, mx=args.mx)  # fmt: skip
+                           timeout=args.timeout, mx=args.mx,
+                           legacy=not args.no_legacy)  # fmt: skip
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
-             "network": p.network, "location": p.location,
+             "network": p.network, "location": p.location, "legacy": p.legacy,
              "external": f"{p.external[0]}:{p.external[1]}" if p.external else None}
             for p in peers]  # fmt: skip
+    if not args.json:  # a 0.1.0 node has no uuid: say what it is instead
+        for row in rows:
+            if row["legacy"]:
+                row["uuid"] = "(legacy 0.1.0 node)"
     _emit(args, rows, ["host", "port", "uuid", "node_id", "external", "location"])
 
 
@@ -123,6 +137,7 @@ async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     config = NodeConfig(
         args.product, args.network, args.port, node_id=args.node_id, uuid=args.uuid,
         state_file=args.state_file, interfaces=tuple(args.interface or ()), discover=False,
+        legacy=not args.no_legacy,
     )  # fmt: skip
     service = NodeService(config, reactor)
     assert service.node is not None and service.advertiser is not None
@@ -190,6 +205,11 @@ def parser() -> argparse.ArgumentParser:
             help="interface name or IPv4 address (repeatable; default: all LAN)",
         )
         p.add_argument("--timeout", type=float, default=timeout, help="seconds to wait")
+        p.add_argument(
+            "--no-legacy",
+            action="store_true",
+            help="neither answer nor find ssdp-upnp 0.1.0 nodes (on by default)",
+        )
         p.add_argument(
             "--json",
             action="store_true",

@@ -10,6 +10,7 @@ L{discover} is the one-shot form.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -24,15 +25,26 @@ from twisted.internet.interfaces import (
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
-from ._inbound import DropLog, SSDPReceiver
+from ._inbound import DropLog, Inbound, SSDPReceiver
 from ._multicast import GroupMembership
 from ._searcher import Searcher
 from ._types import ISSDPReactor
 from .errors import ConfigurationError
 from .lan import Interface
-from .message import SSDP_PORT, Message
+from .legacy import LegacyResponse
+from .message import DEFAULT_MAX_AGE, SSDP_PORT
 from .node import check_network, check_product, device_type
-from .peers import Departure, Peer, PeerAdded, PeerEvent, PeerRemoved, PeerTable, RemovalReason
+from .peers import (
+    Departure,
+    Peer,
+    PeerAdded,
+    PeerEvent,
+    PeerRemoved,
+    PeerTable,
+    RemovalReason,
+    Sighting,
+    legacy_sighting,
+)
 from .peers import read_message as read_peer_message
 
 
@@ -53,6 +65,9 @@ class DiscoveryService(Service):
         None searches once.
     @param listen_notify: also listen to NOTIFY on C{ssdp_port} (shared with
         other stacks by C{listenMultiple}).
+    @param legacy: also find ssdp-upnp 0.1.0 nodes by their answers to our
+        searches (L{ssdp_upnp.legacy}). They never say byebye: one is dropped
+        once it has missed three search rounds in a row (L{legacy_lifetime}).
     """
 
     log = Logger()
@@ -74,6 +89,7 @@ class DiscoveryService(Service):
         rng: random.Random | None = None,
         ssdp_port: int = SSDP_PORT,
         max_peers: int = 1024,
+        legacy: bool = True,
     ) -> None:
         if not interfaces:
             raise ConfigurationError("discovery needs at least one interface")
@@ -100,8 +116,9 @@ class DiscoveryService(Service):
         self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
         self.drops = DropLog(SSDPReceiver.log, self.clock)
         # one list, shared with the searcher and the receivers (see update_interfaces)
+        self.legacy = legacy
         self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops, ttl=ttl,
-                                 ssdp_port=ssdp_port)  # fmt: skip
+                                 ssdp_port=ssdp_port, legacy=legacy)  # fmt: skip
         self._observers: list[PeerObserver] = []
         self._notify_group: GroupMembership | None = None
         self._expiry: IDelayedCall | None = None
@@ -222,8 +239,25 @@ class DiscoveryService(Service):
         jitter = self.rng.uniform(0.0, min(5.0, self.search_interval / 10.0))
         self.searcher.later(self.search_interval + jitter, self._search_again)
 
-    def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
-        news = read_peer_message(message, host, interface.ip)
+    @property
+    def legacy_lifetime(self) -> int:
+        """
+        Seconds a 0.1.0 node stays known after its last answer: three search
+        rounds (with their jitter) and the time their answers may take.
+        """
+        if self.search_interval is None:
+            return DEFAULT_MAX_AGE  # one search: the service ends first
+        jitter = min(5.0, self.search_interval / 10.0)
+        answers = (self.search_repeats - 1) * self.repeat_spacing + self.mx + 1
+        return math.ceil(3 * (self.search_interval + jitter) + answers)
+
+    def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
+        news: Sighting | Departure | None
+        if isinstance(message, LegacyResponse):
+            news = legacy_sighting(message, host, interface.ip, self.product, self.network,
+                                   self.legacy_lifetime)  # fmt: skip
+        else:
+            news = read_peer_message(message, host, interface.ip)
         now = self.clock.seconds()
         if isinstance(news, Departure):
             events = self.table.depart(news)
@@ -309,11 +343,13 @@ def discover(
     ttl: int = 2,
     rng: random.Random | None = None,
     ssdp_port: int = SSDP_PORT,
+    legacy: bool = True,
 ) -> Deferred[list[Peer]]:
     """
     Search once for the nodes of C{product} on C{network}.
 
     @param wanted: stop as soon as this many peers are known (else wait C{timeout}).
+    @param legacy: also find ssdp-upnp 0.1.0 nodes (their peers have C{legacy} set).
     @return: a Deferred that fires with the peers found, after C{timeout}
         seconds or as soon as C{wanted} are known; the sockets are closed by then.
         It fails with L{ConfigurationError} for bad options and with the
@@ -331,6 +367,7 @@ def discover(
         ttl=ttl,
         rng=rng,
         ssdp_port=ssdp_port,
+        legacy=legacy,
     )
 
     async def run() -> list[Peer]:

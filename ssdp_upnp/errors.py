@@ -46,6 +46,10 @@ class InvalidHeader(MessageError):
         self.value = value
 
 
+class LegacyMessageError(MessageError):
+    """A datagram that is not an ssdp-upnp 0.1.0 node's answer either."""
+
+
 class ConfigurationError(SSDPUPnPError, ValueError):
     """An option given to a service (product, network, port, interface ...) is not usable."""
 

@@ -22,14 +22,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._http import DEFAULT_TIMEOUT, default_http_client, http_request
-from ._inbound import DropLog
+from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
 from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayError, NoGatewayFound
 from .gateway import Gateway
 from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
 from .lan import Interface, default_gateways, interface_for
-from .message import Message, SearchResponse
+from .message import SearchResponse
 
 log = Logger()
 SEARCH_REPEATS = 3
@@ -134,7 +134,7 @@ class _Search:
         if not self.probes:
             self._give_up()
 
-    def _message(self, message: Message, host: str, port: int, interface: Interface) -> None:
+    def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
         if self.result.called or not isinstance(message, SearchResponse):
             return
         if message.st not in GATEWAY_SEARCH_TARGETS:

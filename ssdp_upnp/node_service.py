@@ -46,6 +46,8 @@ class NodeConfig:
     @ivar search_interval: seconds between discovery searches (None: once).
     @ivar rescan_interval: seconds between looks at the host's interfaces (0: never).
     @ivar exclude: uuids discovery never reports (besides the node's own).
+    @ivar legacy: answer ssdp-upnp 0.1.0 clients and find 0.1.0 servers
+        (L{ssdp_upnp.legacy}), so that a network upgraded node by node stays one.
     """
 
     product: str
@@ -68,6 +70,7 @@ class NodeConfig:
     gateway_url: str | None = None
     rescan_interval: float = 30.0
     exclude: tuple[str, ...] = ()
+    legacy: bool = True
 
     def __post_init__(self) -> None:
         check_product(self.product)
@@ -132,7 +135,7 @@ class NodeService(MultiService):
             self.boot_id = state.boot_id
             self.advertiser = AdvertiserService(
                 self.node, state.boot_id, reactor, self.lan.current, http_port=config.http_port,
-                max_age=config.max_age, ttl=config.ttl, rng=rng,
+                max_age=config.max_age, ttl=config.ttl, rng=rng, legacy=config.legacy,
             )  # fmt: skip
             self._add(self.advertiser)
         if config.discover:
@@ -141,6 +144,7 @@ class NodeService(MultiService):
                 config.product, config.network, reactor, self.lan.current,
                 exclude=[*own, *config.exclude], mx=config.mx,
                 search_interval=config.search_interval, ttl=config.ttl, rng=rng,
+                legacy=config.legacy,
             )  # fmt: skip
             self._add(self.discovery)
         if config.forwards:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .errors import MessageError
+from .legacy import LegacyResponse
 from .message import NTS, Message, Notify, SearchResponse, split_usn
 from .node import read_advertisement
 
@@ -33,6 +34,9 @@ class Peer:
     C{host} is the address its SSDP messages came from and C{port} the service
     port it advertises, so C{(host, port)} is where to connect. C{expires} is
     in the reactor's time (C{IReactorTime.seconds()}).
+
+    A C{legacy} peer is an ssdp-upnp 0.1.0 node: it has no uuid (C{""}), no
+    boot id and never says byebye; it is known by its address (L{key}).
     """
 
     uuid: str
@@ -48,10 +52,16 @@ class Peer:
     interface: str | None = None
     #: the node's public address (its port mapping on the gateway), if it advertises one
     external: tuple[str, int] | None = None
+    legacy: bool = False
 
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
+
+    @property
+    def key(self) -> str:
+        """What the peer table knows it by: its uuid, or a 0.1.0 node's address."""
+        return f"legacy:{self.host}:{self.port}" if self.legacy else self.uuid
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,28 @@ def read_message(message: Message, host: str, interface: str | None) -> Sighting
     return Sighting(peer, max_age)
 
 
+def legacy_sighting(
+    response: LegacyResponse,
+    host: str,
+    interface: str | None,
+    product: str,
+    network: str,
+    lifetime: int,
+) -> Sighting | None:
+    """
+    What a 0.1.0 node's answer, received from C{host}, says: a legacy peer of
+    C{product}/C{network} at C{host} (never the 127.x its LOCATION often
+    names) for C{lifetime} seconds; None if it is of another product or network.
+    """
+    if not response.matches(product, network):
+        return None
+    peer = Peer(
+        uuid="", host=host, port=response.port, product=product, network=network,
+        location=None, expires=0.0, interface=interface, legacy=True,
+    )  # fmt: skip
+    return Sighting(peer, lifetime)
+
+
 @dataclass(frozen=True)
 class PeerAdded:
     peer: Peer
@@ -130,7 +162,8 @@ PeerEvent = PeerAdded | PeerRemoved
 
 class PeerTable:
     """
-    The live peers of one product and network, keyed by uuid.
+    The live peers of one product and network, keyed by uuid (a 0.1.0 node by
+    its address: see L{Peer.key}).
 
     Repeated answers (one per NT, each M-SEARCH sent several times, routers
     that answer twice) only push the expiry further; a new address, port or
@@ -156,14 +189,15 @@ class PeerTable:
     def __len__(self) -> int:
         return len(self._peers)
 
-    def __contains__(self, uuid: object) -> bool:
-        return uuid in self._peers
+    def __contains__(self, key: object) -> bool:
+        return key in self._peers
 
     def peers(self) -> list[Peer]:
         return list(self._peers.values())
 
-    def get(self, uuid: str) -> Peer | None:
-        return self._peers.get(uuid)
+    def get(self, key: str) -> Peer | None:
+        """The peer of this uuid (or L{Peer.key}), if live."""
+        return self._peers.get(key)
 
     def wanted(self, sighting: Sighting) -> bool:
         """Whether C{sighting} is of a node this table tracks (product, network, not ourselves)."""
@@ -180,11 +214,11 @@ class PeerTable:
             return []
         expires = now + min(sighting.max_age, self.max_age_cap)
         peer = replace(sighting.peer, expires=expires)
-        old = self._peers.get(peer.uuid)
+        old = self._peers.get(peer.key)
         if old is None:
             if len(self._peers) >= self.max_peers:
                 return []
-            self._peers[peer.uuid] = peer
+            self._peers[peer.key] = peer
             return [PeerAdded(peer)]
         if old.boot_id is not None and peer.boot_id is not None and old.boot_id != peer.boot_id:
             reason = RemovalReason.RESTARTED
@@ -193,9 +227,9 @@ class PeerTable:
         ):  # fmt: skip
             reason = RemovalReason.CHANGED
         else:
-            self._peers[peer.uuid] = replace(old, expires=max(old.expires, expires))
+            self._peers[peer.key] = replace(old, expires=max(old.expires, expires))
             return []
-        self._peers[peer.uuid] = peer
+        self._peers[peer.key] = peer
         return [PeerRemoved(old, reason), PeerAdded(peer)]
 
     def depart(self, departure: Departure) -> list[PeerEvent]:
@@ -209,7 +243,7 @@ class PeerTable:
         """Remove every peer whose advertisement ran out by C{now}."""
         gone = [p for p in self._peers.values() if p.expires <= now]
         for peer in gone:
-            del self._peers[peer.uuid]
+            del self._peers[peer.key]
         return [PeerRemoved(p, RemovalReason.EXPIRED) for p in gone]
 
     def next_expiry(self) -> float | None:

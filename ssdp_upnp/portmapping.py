@@ -118,6 +118,52 @@ class PortMappingService(Service):
         """Call C{callback(service)} after every cycle that changed a mapping or the address."""
         self._observers.append(callback)
 
+    def add(self, forward: Forward) -> Deferred[PortMapping]:
+        """
+        Keep C{forward} mapped too, from now on, and map it now (the gateway
+        is found first if need be).
+
+        @return: a Deferred that fires with the mapping once the gateway made
+            it, or fails with the gateway's error (L{SSDPUPnPError}); then the
+            forward is not kept.
+        """
+
+        async def run() -> PortMapping:
+            kept = forward in self.forwards
+            if not kept:
+                self.forwards.append(forward)
+            try:
+                if self.gateway is None:
+                    self.gateway = await self.find()
+                gateway = self.gateway
+                if self.external_ip is None:
+                    self.external_ip = (await gateway.get_external_ip()).ip
+                changed = await self._keep(gateway, forward)
+            except BaseException as e:
+                if not kept:
+                    self.forget(forward)
+                if not isinstance(e, UPnPError):
+                    self.gateway = None  # no answer or a bad one: find it again next time
+                raise
+            if changed:
+                self._notify()
+            return self.mappings[forward]
+
+        return Deferred.fromCoroutine(run())
+
+    def forget(self, forward: Forward) -> PortMapping | None:
+        """
+        Stop keeping C{forward} (its mapping stays on the gateway until its
+        lease ends or it is deleted); returns its mapping, if there was one.
+        """
+        if forward in self.forwards:
+            self.forwards.remove(forward)
+        self._renew_at.pop(forward, None)
+        mapping = self.mappings.pop(forward, None)
+        if mapping is not None:
+            self._notify()
+        return mapping
+
     def update_interfaces(self, current: Sequence[Interface]) -> None:
         """
         The host's interfaces changed: if our address toward the gateway is

@@ -26,20 +26,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.application.service import IService
-from twisted.internet.defer import Deferred
-from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent, globalLogPublisher
 from zope.interface import implementer
 
 from ._runtime import runtime
 from ._types import ISSDPReactor
 from .discovery import DiscoveryService
-from .errors import CallTimeout, FacadeError, SSDPUPnPError
-from .gateway import Gateway
+from .errors import CallTimeout, ConfigurationError, FacadeError, SSDPUPnPError
+from .gateway import Gateway, check_protocol
 from .gateway_discovery import find_gateway
 from .lan import Interface, lan_interfaces
 from .node import NodeInfo
 from .node_service import NodeConfig, NodeService
 from .peers import Peer, RemovalReason
+from .portmapping import Forward, PortMappingService
 from .portmapping import Nat as TwistedNat
 
 __all__ = ["CallTimeout", "Client", "FacadeError", "Nat", "Server", "gen_logger"]
@@ -99,11 +100,8 @@ class _Formatter(logging.Formatter):
         return text
 
 
-def gen_logger(name: str, level: str | int = "DEBUG") -> logging.Logger:
-    """
-    A stdlib logger writing readable lines to stderr (in colour on a terminal).
-    ssdp_upnp's own log events reach stdlib logging too (under C{ssdp_upnp.*}).
-    """
+def _stderr_logger(name: str, level: str | int) -> logging.Logger:
+    """The stdlib logger C{name} at C{level}, writing readable lines to stderr (once)."""
     logger = logging.getLogger(name)
     logger.setLevel(level if isinstance(level, int) else level.upper())
     if not any(getattr(h, "_ssdp_upnp", False) for h in logger.handlers):
@@ -111,6 +109,16 @@ def gen_logger(name: str, level: str | int = "DEBUG") -> logging.Logger:
         handler.setFormatter(_Formatter(colour=sys.stderr.isatty()))
         handler._ssdp_upnp = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+    return logger
+
+
+def gen_logger(name: str, level: str | int = "INFO") -> logging.Logger:
+    """
+    A stdlib logger writing readable lines to stderr (in colour on a terminal),
+    at C{level} (C{'INFO'} by default, as in 0.1.0). ssdp_upnp's own log events
+    reach stdlib logging too (under C{ssdp_upnp.*}).
+    """
+    logger = _stderr_logger(name, level)
     library = logging.getLogger("ssdp_upnp")
     if not library.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -119,6 +127,11 @@ def gen_logger(name: str, level: str | int = "DEBUG") -> logging.Logger:
         library.setLevel(logging.INFO)
     _bridge_logging()
     return logger
+
+
+#: 0.1.0's module logger (C{from ssdp_upnp.ssdp import logger}), as it was: "upnp", INFO.
+logger = _stderr_logger("upnp", "INFO")
+_log = Logger()
 
 
 def _install_sigterm() -> None:
@@ -247,11 +260,12 @@ class Server(_Runner):
         state_file: str | None = None,
         node_id: str | None = None,
         max_age: int = 1800,
+        legacy: bool = True,
     ) -> None:
         super().__init__()
         self.config = NodeConfig(
             product, network, port, node_id=node_id, state_file=state_file, max_age=max_age,
-            discover=False,
+            discover=False, legacy=legacy,
         )  # fmt: skip
         self.interfaces = interfaces
         self.node: NodeInfo | None = None
@@ -296,11 +310,12 @@ class Client(_Runner):
         interfaces: Sequence[Interface] | None = None,
         search_interval: float = 60.0,
         exclude: Sequence[str] = (),
+        legacy: bool = True,
     ) -> None:
         super().__init__()
         self.config = NodeConfig(
             product, network, advertise=False, search_interval=search_interval,
-            exclude=tuple(exclude),
+            exclude=tuple(exclude), legacy=legacy,
         )  # fmt: skip
         self.queue: queue_module.Queue[Any] = queue if queue is not None else queue_module.Queue()
         self.removed = removed
@@ -329,7 +344,12 @@ class Nat:
     """
     Open a port on the LAN's router: C{Nat().addPortForward(8011, 8015)}.
 
-    Each call blocks for at most C{timeout} seconds.
+    Every forward added is kept while the process runs: renewed before its
+    C{lease} (seconds, at least 120) ends and made again after a router
+    restart, by the same L{PortMappingService} that C{twistd ssdp --forward}
+    uses, until L{removePortForward}. Once the process ends, a forward lives
+    out its lease (a crashed node exposes nothing for longer). Each call
+    blocks for at most C{timeout} seconds.
     """
 
     def __init__(
@@ -341,38 +361,88 @@ class Nat:
         interfaces: Sequence[Interface] | None = None,
         description_url: str | None = None,
     ) -> None:
+        if lease < 120:
+            raise ConfigurationError(f"lease {lease} is under 120 seconds")
+        self.protocol = check_protocol(protocol)
+        self.lease = lease
         self.timeout = timeout
         self.interfaces = interfaces
         self.description_url = description_url
-        self._nat = TwistedNat(self._find, protocol=protocol, lease=lease)
+        self._keeper: PortMappingService | None = None  # made in the reactor thread
+        # removal looks first and removes only our own mapping
+        self._nat = TwistedNat(self._known_gateway, protocol=protocol, lease=lease)
 
     def _find(self) -> Deferred[Gateway]:
         return find_gateway(runtime.running_reactor(), self.interfaces or lan_interfaces(),
                             description_url=self.description_url,
                             timeout=min(self.timeout, 10.0))  # fmt: skip
 
+    def _known_gateway(self) -> Deferred[Gateway]:
+        keeper = self._keeper
+        if keeper is not None and keeper.gateway is not None:
+            return succeed(keeper.gateway)
+        return self._find()
+
+    async def _add(
+        self, internal: int, external: int, protocol: str | None
+    ) -> tuple[str, int] | None:
+        if self._keeper is None:
+            self._keeper = PortMappingService(runtime.running_reactor(), [], self._find,
+                                              lease=self.lease)  # fmt: skip
+        keeper = self._keeper
+        try:
+            forward = Forward(internal, external, check_protocol(protocol or self.protocol))
+            mapping = await keeper.add(forward)
+        except SSDPUPnPError as e:
+            _log.error("addPortForward({internal}, {external}) failed: {error}",
+                       internal=internal, external=external, error=e)  # fmt: skip
+            return None
+        if not keeper.running:
+            keeper.startService()  # from now on it keeps what was added
+        assert keeper.external_ip is not None
+        return (keeper.external_ip, mapping.external_port)
+
+    async def _remove(self, external: int, protocol: str | None) -> bool:
+        proto = check_protocol(protocol or self.protocol)
+        keeper = self._keeper
+        if keeper is not None:
+            for forward in [f for f in keeper.forwards
+                            if (f.external_port, f.protocol) == (external, proto)]:  # fmt: skip
+                keeper.forget(forward)
+        return await self._nat.removePortForward(external, proto)
+
     def addPortForward(
         self, internal_port: int, external_port: int, protocol: str | None = None
     ) -> tuple[str, int] | None:
-        """C{(external_ip, external_port)}, or None: no gateway, a refusal, or no answer in time."""
+        """
+        Forward C{external_port} on the gateway to this host's C{internal_port},
+        and keep it forwarded while the process runs.
+
+        @return: C{(external_ip, external_port)}, or None: no gateway, a
+            refusal, or no answer in time (logged).
+        """
         _bridge_logging()
         try:
             forwarded: tuple[str, int] | None = runtime.call(
-                self._nat.addPortForward, internal_port, external_port, protocol,
-                timeout=self.timeout,
-            )  # fmt: skip
+                self._add, internal_port, external_port, protocol, timeout=self.timeout
+            )
             return forwarded
         except CallTimeout:
             logging.getLogger("ssdp_upnp").error("addPortForward: no answer in %ss", self.timeout)
             return None
 
     def removePortForward(self, external_port: int, protocol: str | None = None) -> bool:
-        """True if a forward of this host was removed; False otherwise (nothing there, timeout)."""
+        """
+        Stop keeping the forward of C{external_port} and remove it from the
+        gateway if it is this host's.
+
+        @return: True if a forward of this host was removed; False otherwise
+            (nothing there, another host's, no answer in time).
+        """
         _bridge_logging()
         try:
-            removed: bool = runtime.call(
-                self._nat.removePortForward, external_port, protocol, timeout=self.timeout
-            )
+            removed: bool = runtime.call(self._remove, external_port, protocol,
+                                         timeout=self.timeout)  # fmt: skip
             return removed
         except CallTimeout:
             logging.getLogger("ssdp_upnp").error("removePortForward: no answer in %ss",

@@ -77,7 +77,9 @@ class Options(usage.Options):
     optFlags = [
         ["no-advertise", None, "Only discover peers."],
         ["no-discover", None, "Only advertise this node."],
-    ]
+        ["no-legacy", None,
+         "Neither answer nor find ssdp-upnp 0.1.0 nodes (on by default, for mixed networks)."],
+    ]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__()
@@ -114,7 +116,7 @@ class Options(usage.Options):
                 max_age=self["max-age"], ttl=self["ttl"], mx=self["mx"],
                 search_interval=self["search-interval"], forwards=tuple(self["forwards"]),
                 lease=self["lease"], check_interval=self["check-interval"], gateway_url=url,
-                rescan_interval=self["rescan-interval"],
+                rescan_interval=self["rescan-interval"], legacy=not self["no-legacy"],
             )  # fmt: skip
         except ConfigurationError as e:
             raise usage.UsageError(str(e)) from None
