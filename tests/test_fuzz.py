@@ -13,17 +13,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.python import usage
 
-from helpers import ETH0, make_node
+from helpers import ETH0, make_node, result_of
 from ssdp_upnp.advertiser import SSDPAdvertiser
 from ssdp_upnp.description import read_node_description
+from ssdp_upnp.discovery import DiscoveryService
 from ssdp_upnp.errors import (
     GatewayError,
     InvalidDescription,
+    LegacyMessageError,
     MessageError,
     SSDPUPnPError,
     UnsafeXML,
 )
 from ssdp_upnp.igd import connection_services, parse_gateway_description, parse_port_mapping_list
+from ssdp_upnp.legacy import decode_legacy
 from ssdp_upnp.message import SearchRequest, decode, encode
 from ssdp_upnp.soap import parse_response
 from ssdp_upnp.tap import Options
@@ -181,3 +184,37 @@ def test_raw_bytes_decode(data: bytes) -> None:
 
 def test_typed_errors_share_one_base() -> None:
     assert issubclass(GatewayError, SSDPUPnPError) and issubclass(MessageError, SSDPUPnPError)
+
+
+# -- the 0.1.0 decoder: any bytes give an answer or a typed error, and discovery survives them
+
+LEGACY_PIECES = st.sampled_from([
+    b"HTTP/1.1 200 OK\r\n", b"            ", b"\t", b"CACHE-CONTROL: max-age=1800\r\n",
+    b"ST: private blockchain upnp 1.0\r\n", b"EXT:\r\n",
+    b"LOCATION: blockchain_main://127.0.1.1:8048\r\n", b"LOCATION: blockchain_main://x:99999\r\n",
+    b"LOCATION: a_b://" + b"h" * 300 + b":1\r\n", b"\r\n", b"\n", b":", b"\xff", b"_", b"://",
+])  # fmt: skip
+
+
+@FUZZ
+@given(st.lists(st.one_of(LEGACY_PIECES, st.binary(max_size=40)), max_size=14))
+def test_legacy_decoder(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    try:
+        answer = decode_legacy(data)
+    except LegacyMessageError:
+        return
+    assert 1 <= answer.port <= 65535 and "_" in answer.scheme
+
+
+@FUZZ
+@given(st.lists(st.one_of(LEGACY_PIECES, DATAGRAM_PIECES, st.binary(max_size=40)), max_size=14))
+def test_datagrams_into_discovery_with_legacy(pieces: list[bytes]) -> None:
+    reactor = MemoryMulticastReactor()
+    service = DiscoveryService("blockchain", "main", reactor, [ETH0], rng=random.Random(0))
+    service.startService()
+    search = next(p for p in reactor.datagram_ports if p.port != 1900)
+    search.deliver(b"".join(pieces), ("198.51.100.12", 40000))
+    assert all(p.legacy or p.uuid for p in service.peers())
+    result_of(service.stopService())
+    assert reactor.getDelayedCalls() == []
