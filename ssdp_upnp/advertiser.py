@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IListeningPort, IMulticastTransport, IRe
 from twisted.logger import Logger
 
 from ._description_server import DescriptionSite
-from ._inbound import DropLog, Inbound, SSDPReceiver
+from ._inbound import DropLog, Inbound, MessageHandler, SSDPReceiver
 from ._multicast import GroupMembership, send_to_group
 from ._ratelimit import RateLimiter
 from ._timers import Timers
@@ -122,6 +122,9 @@ class SSDPAdvertiser(SSDPReceiver):
         self.external: tuple[str, int] | None = None
         #: between L{start_announcing} and L{stop}
         self.announcing = False
+        #: told of every other message on the port (NOTIFY: the node's own discovery listens
+        #: here, so that one socket on 1900 gets both unicast M-SEARCH and NOTIFY)
+        self.listeners: list[MessageHandler] = []
 
     # -- what is served where
 
@@ -154,6 +157,9 @@ class SSDPAdvertiser(SSDPReceiver):
     def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
         if isinstance(message, SearchRequest):
             self._search_received(message, interface, host, port)
+            return
+        for listener in list(self.listeners):
+            listener(message, host, port, interface)
 
     def _search_received(
         self, search: SearchRequest, interface: Interface, host: str, port: int

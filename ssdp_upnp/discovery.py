@@ -115,10 +115,10 @@ class DiscoveryService(Service):
         self.ssdp_port = ssdp_port
         self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
         self.drops = DropLog(SSDPReceiver.log, self.clock)
-        # one list, shared with the searcher and the receivers (see update_interfaces)
         self.legacy = legacy
-        self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops, ttl=ttl,
-                                 ssdp_port=ssdp_port, legacy=legacy)  # fmt: skip
+        # one list, shared with the searcher and the receivers (see update_interfaces)
+        self.searcher = Searcher(reactor, self.interfaces, self.message_received, self.drops,
+                                 ttl=ttl, ssdp_port=ssdp_port, legacy=legacy)  # fmt: skip
         self._observers: list[PeerObserver] = []
         self._notify_group: GroupMembership | None = None
         self._expiry: IDelayedCall | None = None
@@ -194,7 +194,7 @@ class DiscoveryService(Service):
         self.searcher.open()
         try:
             if self.listen_notify:
-                receiver = SSDPReceiver(self.interfaces, self.drops, self._message)
+                receiver = SSDPReceiver(self.interfaces, self.drops, self.message_received)
                 port = self.reactor.listenMulticast(self.ssdp_port, receiver, listenMultiple=True)
                 self._notify_group = GroupMembership(port)
         except Exception:
@@ -251,7 +251,15 @@ class DiscoveryService(Service):
         answers = (self.search_repeats - 1) * self.repeat_spacing + self.mx + 1
         return math.ceil(3 * (self.search_interval + jitter) + answers)
 
-    def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
+    def message_received(
+        self, message: Inbound, host: str, port: int, interface: Interface
+    ) -> None:
+        """
+        Take a message that arrived for discovery (answers on the search ports,
+        NOTIFY on 1900; L{NodeService} hands over those its advertiser's port got).
+        """
+        if not self.running:
+            return
         news: Sighting | Departure | None
         if isinstance(message, LegacyResponse):
             news = legacy_sighting(message, host, interface.ip, self.product, self.network,

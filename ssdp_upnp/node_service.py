@@ -140,12 +140,16 @@ class NodeService(MultiService):
             self._add(self.advertiser)
         if config.discover:
             own = [self.node.uuid] if self.node is not None else []
+            # one socket on 1900 per node: with SO_REUSEPORT the kernel would hand each
+            # unicast M-SEARCH to one of two sockets, and discovery's does not answer
             self.discovery = DiscoveryService(
                 config.product, config.network, reactor, self.lan.current,
                 exclude=[*own, *config.exclude], mx=config.mx,
                 search_interval=config.search_interval, ttl=config.ttl, rng=rng,
-                legacy=config.legacy,
+                legacy=config.legacy, listen_notify=self.advertiser is None,
             )  # fmt: skip
+            if self.advertiser is not None:
+                self.advertiser.protocol.listeners.append(self.discovery.message_received)
             self._add(self.discovery)
         if config.forwards:
             self.mapper = PortMappingService(
