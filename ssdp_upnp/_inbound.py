@@ -27,9 +27,15 @@ from .message import Message, decode
 
 class DropLog:
     def __init__(
-        self, log: Logger, clock: IReactorTime, per_minute: float = 6, burst: float = 3
+        self,
+        log: Logger,
+        clock: IReactorTime,
+        per_minute: float = 6,
+        burst: float = 3,
+        what: str = "datagram",
     ) -> None:
         self._log = log
+        self._what = what
         self._clock = clock
         self._limiter = RateLimiter(rate=per_minute / 60.0, burst=burst, max_keys=64)
         self.suppressed: Counter[str] = Counter()
@@ -44,8 +50,9 @@ class DropLog:
             return
         suppressed = self.suppressed.pop(reason, 0)
         self._log.info(
-            "dropped datagram from {host}:{port}: {reason} {detail}"
+            "dropped {what} from {host}:{port}: {reason} {detail}"
             " ({suppressed} more like it not logged)",
+            what=self._what,
             host=host,
             port=port,
             reason=reason,

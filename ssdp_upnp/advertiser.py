@@ -24,7 +24,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IMulticastTransport, IReactorTime
 from twisted.logger import Logger
 
-from ._description_server import DescriptionSite
+from ._description_server import DescriptionLimits, DescriptionServer
 from ._inbound import DropLog, Inbound, MessageHandler, SSDPReceiver
 from ._multicast import GroupMembership, send_to_group
 from ._ratelimit import RateLimiter
@@ -48,7 +48,7 @@ from .message import (
 from .node import NodeInfo, external_header
 from .search_target import Answer, match_search_target
 
-__all__ = ["SERVER", "AdvertiserLimits", "AdvertiserService", "DescriptionSite", "SSDPAdvertiser"]
+__all__ = ["SERVER", "AdvertiserLimits", "AdvertiserService", "DescriptionLimits", "SSDPAdvertiser"]
 
 #: Longest wait before answering a multicast M-SEARCH, whatever MX says.
 MAX_MX = 5
@@ -333,6 +333,7 @@ class AdvertiserService(Service):
         ssdp_port: int = SSDP_PORT,
         limits: AdvertiserLimits = AdvertiserLimits(),
         legacy: bool = True,
+        http_limits: DescriptionLimits | None = None,
     ) -> None:
         if not interfaces:
             raise ConfigurationError("an advertiser needs at least one interface")
@@ -349,7 +350,10 @@ class AdvertiserService(Service):
             legacy=legacy,
         )  # fmt: skip
         self.ready: Deferred[list[Interface]] = Deferred()
-        self._site = DescriptionSite(node, self.protocol.server)
+        self._site = DescriptionServer(
+            node, reactor, self.protocol.on_link, self.protocol.server,
+            http_limits or DescriptionLimits(),
+        )  # fmt: skip
         self._group: GroupMembership | None = None
         self._http: dict[Interface, IListeningPort] = {}
 
@@ -364,8 +368,7 @@ class AdvertiserService(Service):
 
     def _serve(self, interface: Interface) -> None:
         """Start the description server on C{interface}, then serve SSDP there."""
-        site = cast(Any, self._site)  # a Site is a ServerFactory; its stubs say otherwise
-        port = self.reactor.listenTCP(self.http_port, site, interface=interface.ip)
+        port = self.reactor.listenTCP(self.http_port, self._site, interface=interface.ip)
         self._http[interface] = port
         address = cast(IPv4Address, port.getHost())
         self.protocol.serve_on(interface, f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ServerFactory
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from ssdp_upnp.lan import Interface
@@ -46,6 +50,38 @@ def failure_of(d: Deferred[Any]) -> Failure:
     d.addBoth(results.append)
     assert results and isinstance(results[0], Failure), f"expected a failure, got {results}"
     return results[0]
+
+
+@dataclass
+class HTTPAnswer:
+    code: int
+    headers: dict[str, list[str]]
+    body: bytes
+    closed: bool
+
+
+def ask(
+    factory: ServerFactory, request: bytes, host: str = "198.51.100.12", chunks: int = 1
+) -> HTTPAnswer:
+    """Send C{request} (in C{chunks} pieces) to a protocol of C{factory} on a memory transport."""
+    protocol = factory.buildProtocol(IPv4Address("TCP", host, 50000))
+    assert protocol is not None, "connection refused"
+    transport = StringTransport(peerAddress=IPv4Address("TCP", host, 50000))
+    protocol.makeConnection(transport)
+    size = -(-len(request) // chunks)
+    for i in range(0, len(request), size):
+        protocol.dataReceived(request[i : i + size])
+    return parse_http(transport.value(), transport.disconnecting)
+
+
+def parse_http(data: bytes, closed: bool) -> HTTPAnswer:
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return HTTPAnswer(int(lines[0].split()[1]), headers, body, closed)
 
 
 class MaxRandom(random.Random):

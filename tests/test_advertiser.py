@@ -6,11 +6,11 @@ import random
 from typing import Any
 
 import pytest
-from treq.testing import StubTreq
+from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
-from helpers import ETH0, ETH1, MaxRandom, decoded, make_node, result_of
-from ssdp_upnp._description_server import DescriptionSite
+from helpers import ETH0, ETH1, HTTPAnswer, MaxRandom, ask, decoded, make_node, result_of
+from ssdp_upnp._description_server import DescriptionServer
 from ssdp_upnp.advertiser import AdvertiserLimits, AdvertiserService
 from ssdp_upnp.description import read_node_description
 from ssdp_upnp.errors import ConfigurationError
@@ -263,30 +263,32 @@ def test_memory_ports_provide_their_interfaces(reactor: MemoryMulticastReactor) 
 
 def test_description_server() -> None:
     node = make_node(node_id="n-1")
-    site = DescriptionSite(node)
-    stub: Any = StubTreq(site.resource)  # its request methods are made at run time
-    response = result_of(stub.get("http://198.51.100.11/description.xml"))
+    site = DescriptionServer(node, Clock(), [ETH0])
+
+    def get(path: str) -> HTTPAnswer:
+        return ask(site, f"GET {path} HTTP/1.1\r\nHost: 198.51.100.11\r\n\r\n".encode())
+
+    response = get("/description.xml")
     assert response.code == 200
-    assert response.headers.getRawHeaders("content-type") == ['text/xml; charset="utf-8"']
-    body = result_of(response.content())
+    assert response.headers["content-type"] == ['text/xml; charset="utf-8"']
+    body = response.body
     described = read_node_description(body)
     assert (described.udn, described.port, described.node_id) == (node.udn, 8048, "n-1")
-    assert result_of(stub.get("http://198.51.100.11/scpd.xml")).code == 200
-    assert result_of(stub.get("http://198.51.100.11/")).code == 404
-    assert result_of(stub.get("http://198.51.100.11/description.xml/x")).code == 404
-    assert result_of(stub.get("http://198.51.100.11/etc/passwd")).code == 404
+    assert get("/scpd.xml").code == 200
+    assert get("/").code == 404
+    assert get("/description.xml/x").code == 404
+    assert get("/etc/passwd").code == 404
     # no GENA eventing (CallStranger): SUBSCRIBE and other methods are refused
-    subscribe = result_of(
-        stub.request(
-            "SUBSCRIBE",
-            "http://198.51.100.11/description.xml",
-            headers={"CALLBACK": "<http://203.0.113.9/>", "NT": "upnp:event"},
-        )
+    subscribe = ask(
+        site,
+        b"SUBSCRIBE /description.xml HTTP/1.1\r\nHost: 198.51.100.11\r\n"
+        b"CALLBACK: <http://203.0.113.9/>\r\nNT: upnp:event\r\n\r\n",
     )
     assert subscribe.code == 405
-    assert subscribe.headers.getRawHeaders("allow") == ["GET, HEAD"]
-    assert result_of(stub.post("http://198.51.100.11/description.xml", data=b"x")).code == 405
-    assert result_of(stub.post("http://198.51.100.11/control", data=b"x")).code == 404
+    assert subscribe.headers["allow"] == ["GET, HEAD"]
+    post = b"POST %s HTTP/1.1\r\nHost: 198.51.100.11\r\nContent-Length: 1\r\n\r\nx"
+    assert ask(site, post % b"/description.xml").code == 405
+    assert ask(site, post % b"/control").code == 404
 
 
 def test_second_address_of_a_joined_device_is_not_an_error(

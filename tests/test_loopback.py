@@ -15,10 +15,11 @@ import treq
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import ServerFactory
 from twisted.web.server import Site
 
 from helpers import make_node
-from ssdp_upnp._description_server import DescriptionSite
+from ssdp_upnp._description_server import DescriptionServer
 from ssdp_upnp._types import global_reactor
 from ssdp_upnp.description import read_node_description
 from ssdp_upnp.errors import ConflictInMappingEntry
@@ -37,9 +38,8 @@ def on_the_reactor(
     return wrapped
 
 
-def serve(site: Site) -> tuple[IListeningPort, int]:
-    factory = cast(Any, site)  # a Site is a ServerFactory; its stubs say otherwise
-    port = global_reactor().listenTCP(0, factory, interface="127.0.0.1")
+def serve(site: ServerFactory) -> tuple[IListeningPort, int]:
+    port = global_reactor().listenTCP(0, site, interface="127.0.0.1")
     return port, cast(IPv4Address, port.getHost()).port
 
 
@@ -52,7 +52,7 @@ async def stop(port: IListeningPort) -> None:
 @on_the_reactor
 async def test_description_server_over_real_tcp() -> None:
     node = make_node(node_id="n-1")
-    port, number = serve(DescriptionSite(node))
+    port, number = serve(DescriptionServer(node, global_reactor(), [LO]))
     try:
         base = f"http://127.0.0.1:{number}"
         response = await treq.get(f"{base}/description.xml", timeout=5)
@@ -74,7 +74,7 @@ async def test_description_server_over_real_tcp() -> None:
 @on_the_reactor
 async def test_igd_client_against_the_fake_router_over_real_tcp() -> None:
     router = FakeRouter(requester=LO.ip)
-    port, number = serve(Site(igd_site(router)))
+    port, number = serve(cast(Any, Site(igd_site(router))))  # a Site is a ServerFactory
     try:
         gateway = await find_gateway(
             global_reactor(), [LO], description_url=f"http://127.0.0.1:{number}/rootDesc.xml"
