@@ -22,12 +22,14 @@ import queue as queue_module
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.application.service import IService
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import ILogObserver, Logger, LogLevel, formatEvent, globalLogPublisher
+from twisted.python import threadable
 from zope.interface import implementer
 
 from ._runtime import runtime
@@ -155,15 +157,21 @@ def _install_sigterm() -> None:
 
 
 class _Runner:
-    """start/run/stop around a Twisted service, shared by Server and Client."""
+    """
+    start/run/stop around a Twisted service, shared by Server and Client.
+
+    C{start()} and C{stop()} only say what is wanted; one serving thread
+    starts and stops the service to match, so that of any calls from any
+    threads the last one wins (C{start(); stop(); start()} serves).
+    """
 
     #: whether start()'s thread lets the program end while it runs
     daemon = False
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._state = threading.Condition()
+        self._want = False  # what the last start() or stop() asked for
+        self._thread: threading.Thread | None = None  # the serving thread, while it lives
         self._service: IService | None = None
         #: set once the service runs (or failed to start: see C{error})
         self.started = threading.Event()
@@ -173,56 +181,103 @@ class _Runner:
         raise NotImplementedError
 
     def start(self) -> None:
-        """Run in a new non-daemon thread; return at once. A no-op while running."""
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stopping.clear()
-            self.started.clear()
-            self._thread = threading.Thread(
-                target=self._serve, name=type(self).__name__, daemon=self.daemon
-            )
-            self._thread.start()
+        """Serve in a thread of its own (non-daemon for a server); return at once."""
+        with self._state:
+            self._want = True
+            self.error = None
+            self._state.notify_all()
+            if self._thread is None:
+                self.started.clear()
+                self._thread = threading.Thread(
+                    target=self._serve, name=type(self).__name__, daemon=self.daemon
+                )
+                self._thread.start()
         _install_sigterm()
 
     def run(self) -> None:
-        """Run in the calling thread until L{stop} (or KeyboardInterrupt, which is re-raised)."""
-        self._stopping.clear()
-        self.started.clear()
-        self._serve()
+        """
+        Serve until L{stop} from another thread (or KeyboardInterrupt, re-raised
+        once stopped). An error in starting is raised here.
+        """
+        self.start()
+        try:
+            while True:
+                with self._state:
+                    thread = self._thread
+                if thread is None:
+                    break
+                thread.join(0.5)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        if self.error is not None:
+            raise self.error
 
     def _serve(self) -> None:
         _bridge_logging()
-        self.error = None
-        try:
-            runtime.call(self._start_service, timeout=30)
-        except BaseException as e:
-            self.error = e
+        while True:
+            with self._state:
+                while self._want and self._service is not None:  # serving, as wanted
+                    self._state.wait(0.5)
+                want = self._want
+            if not want:
+                self._stop_service()
+                with self._state:
+                    if not self._want:  # else a start() came meanwhile: serve again
+                        self._thread = None
+                        self._state.notify_all()
+                        return
+                continue
+            try:
+                runtime.call(self._start_service, timeout=30)
+            except BaseException as e:  # noqa: BLE001 - reported through error and run()
+                logging.getLogger("ssdp_upnp").error("%s did not start: %s", type(self).__name__, e)
+                with self._state:
+                    self.error = e
+                    self._want = False
+                    self._thread = None
+                    self._state.notify_all()
+                self.started.set()
+                return
+            runtime.live.add(self)
             self.started.set()
-            raise
-        runtime.live.add(self)
-        self.started.set()
-        try:
-            while not self._stopping.wait(0.5):
-                pass
-        finally:
-            self.stop()
 
     def _start_service(self) -> None:
         service = self._make_service(runtime.running_reactor())
         service.startService()
         self._service = service
 
-    def stop(self) -> None:
-        """Stop (sending byebye for a server). From any thread, idempotent, fine before start."""
-        self._stopping.set()
+    def _stop_service(self) -> None:
         runtime.live.discard(self)
-        service, self._service = self._service, None
+        service = self._service
         if service is not None and runtime.reactor is not None:
             try:
                 runtime.call(service.stopService, timeout=10)
             except (SSDPUPnPError, FacadeError):
                 pass
+        with self._state:
+            self._service = None
+            self._state.notify_all()
+
+    def stop(self) -> None:
+        """
+        Stop (a server sends byebye), and return once stopped (15 s at most).
+        From any thread, any number of times, fine before start.
+        """
+        with self._state:
+            self._want = False
+            self._state.notify_all()
+            thread = self._thread
+        runtime.live.discard(self)
+        if thread is None or thread is threading.current_thread() or threadable.isInIOThread():
+            return
+        deadline = time.monotonic() + 15
+        with self._state:
+            while self._thread is thread and not self._want:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._state.wait(min(left, 0.5))
 
     def join(self, timeout: float | None = None) -> None:
         thread = self._thread

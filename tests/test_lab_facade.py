@@ -60,6 +60,8 @@ def test_thread_rules(tmp_path: Path) -> None:
     assert found["keyboard_interrupt"] == "raised"
     assert found["sockets_after_interrupt"] == 0
     assert found["inside_reactor"].startswith("FacadeError: ")
+    assert found["last_call_wins"] == [True] * 20
+    assert found["last_call_wins_threads"] and found["sockets_after_last_wins"] == 0
     assert found["threads_left"] == ["ssdp_upnp reactor"]
     assert found["sockets_left"] == 0
     assert "Traceback" not in done.stderr

@@ -107,7 +107,42 @@ while not outcome and time.monotonic() < deadline:
     time.sleep(0.05)
 found["inside_reactor"] = outcome[0] if outcome else "no answer"
 
-# 7. what is left: only the reactor thread, no SSDP socket
+# 7. of start() and stop() the last call wins: start(); stop(); start() serves
+
+
+def settles_at(count, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if udp_sockets_on(1900) == count and (count == 0) != server.is_alive():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+last_wins = []
+for _ in range(10):
+    server.start()
+    server.stop()
+    server.start()
+    last_wins.append(settles_at(1))
+    server.stop()
+    last_wins.append(settles_at(0))
+found["last_call_wins"] = last_wins
+
+
+def start_stop_start():
+    server.start()
+    server.stop()
+    server.start()
+
+
+all_at_once(start_stop_start, n=4)
+found["last_call_wins_threads"] = settles_at(1)
+server.stop()
+server.join(20)
+found["sockets_after_last_wins"] = udp_sockets_on(1900)
+
+# 8. what is left: only the reactor thread, no SSDP socket
 found["threads_left"] = own_threads()
 found["sockets_left"] = udp_sockets_on(1900)
 print(json.dumps(found), flush=True)
