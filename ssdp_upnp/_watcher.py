@@ -14,7 +14,7 @@ from twisted.application.internet import TimerService
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from .errors import SSDPUPnPError
+from .errors import NoInterfaceError, SSDPUPnPError
 from .lan import FollowsInterfaces, Interface, LANInterfaces
 
 
@@ -35,9 +35,17 @@ class InterfaceWatcher(TimerService):
         before = self.lan.current
         try:
             now: list[Interface] = list(self.lan.read())
-        except (SSDPUPnPError, OSError) as e:
+        except NoInterfaceError as e:  # read, and none is there: they really went away
             now = []
             self.log.warn("no usable interface now: {error}", error=e)
+        except (SSDPUPnPError, OSError) as e:
+            # reading failed (out of descriptors, say): that says nothing of the interfaces
+            self.log.warn(
+                "cannot read the interfaces ({error}); keeping {current}",
+                error=e,
+                current=[i.ip for i in before],
+            )
+            return
         if now == before:
             return
         self.log.info(

@@ -149,7 +149,13 @@ class SSDPAdvertiser(SSDPReceiver):
             self._announce_on(interface)
 
     def stop_serving(self, interface: Interface) -> None:
-        """Neither answer nor announce on C{interface} any more (it is gone)."""
+        """
+        Neither answer nor announce on C{interface} any more (it is gone): say
+        byebye there first, while it can still be said.
+        """
+        if interface in self._served and self.announcing:
+            for _ in range(2):
+                self._send_set(NTS.BYEBYE, interface)
         self._served.pop(interface, None)
 
     # -- receiving

@@ -22,7 +22,13 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from .errors import ConfigurationError, SSDPUPnPError, UPnPError
+from .errors import (
+    ConfigurationError,
+    ConflictInMappingEntry,
+    GatewayHTTPError,
+    SSDPUPnPError,
+    UPnPError,
+)
 from .gateway import Gateway, check_protocol
 from .igd import PortMapping
 from .lan import Interface
@@ -65,6 +71,14 @@ class PortMappingService(Service):
     @param lease: the lease asked for, in seconds (finite: if the node dies
         without cleaning up, the router drops the mapping by itself).
     @param check_interval: seconds between checks that the mappings still exist.
+    @param first_check: seconds from start to the first pass (0: map at once).
+
+    Mappings are owned: a forward whose port another host holds moves to
+    another port (AddAnyPortMapping, or the next free one on IGD1); a forward
+    the gateway refuses loses its public address at once; on stop only the
+    mappings the gateway still lists as ours are deleted; an add that timed
+    out is looked for afterwards and deleted if the router made it late.
+
     @ivar mappings: the live mappings by forward.
     @ivar external_ip: the gateway's external address, once known.
     """
@@ -82,6 +96,7 @@ class PortMappingService(Service):
         retry_max: float = 300.0,
         description: str = "ssdp_upnp",
         stop_timeout: float = 10.0,
+        first_check: float = 0.0,
     ) -> None:
         if lease < 120:
             raise ConfigurationError(f"lease {lease} is under 120 seconds")
@@ -100,6 +115,8 @@ class PortMappingService(Service):
         self.external_ip: str | None = None
         self._renew_at: dict[Forward, float] = {}
         self._stale: list[PortMapping] = []  # mappings to an address we no longer have
+        self._unconfirmed: dict[Forward, int] = {}  # timed-out adds: passes left to check
+        self.first_check = first_check
         self._timer: IDelayedCall | None = None
         self._running: Deferred[None] | None = None
         self._failures = 0
@@ -144,6 +161,8 @@ class PortMappingService(Service):
                     self.forget(forward)
                 if not isinstance(e, UPnPError):
                     self.gateway = None  # no answer or a bad one: find it again next time
+                    if not kept and isinstance(e, GatewayHTTPError | CancelledError):
+                        self._unconfirmed[forward] = 3  # the router may make it yet
                 raise
             if changed:
                 self._notify()
@@ -203,7 +222,7 @@ class PortMappingService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self._schedule(0)
+        self._schedule(self.first_check)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
@@ -223,14 +242,19 @@ class PortMappingService(Service):
             return
         deletions = []
         for mapping in mappings.values():
-            d = gateway.delete_mapping(mapping.external_port, mapping.protocol)
+            d = Deferred.fromCoroutine(self._delete_if_ours(gateway, mapping))
             d.addTimeout(self.stop_timeout, self.reactor)
             deletions.append(d)
         results = await DeferredList(deletions, consumeErrors=True)
         for (ok, result), mapping in zip(results, mappings.values(), strict=True):
-            if ok:
+            if ok and result:
                 self.log.info("removed mapping {protocol} {port}", protocol=mapping.protocol,
                               port=mapping.external_port)  # fmt: skip
+            elif ok:
+                self.log.warn(
+                    "mapping {protocol} {port} is no longer ours (another host holds it): left"
+                    " in place", protocol=mapping.protocol, port=mapping.external_port,
+                )  # fmt: skip
             else:
                 self.log.warn(
                     "could not remove mapping {protocol} {port}: {error}; its lease ends it",
@@ -238,6 +262,27 @@ class PortMappingService(Service):
                     port=mapping.external_port,
                     error=cast(Failure, result).getErrorMessage(),
                 )
+
+    @staticmethod
+    def is_ours(present: PortMapping, internal_client: str, internal_port: int,
+                description: str) -> bool:  # fmt: skip
+        """Whether the mapping the gateway lists is the one we made (a router may drop
+        the description: then client and port decide)."""
+        return (
+            present.internal_client == internal_client
+            and present.internal_port == internal_port
+            and (not present.description or present.description == description)
+        )
+
+    async def _delete_if_ours(self, gateway: Gateway, mapping: PortMapping) -> bool:
+        """Delete C{mapping} if the gateway still has it for us; say whether it did."""
+        present = await gateway.get_mapping(mapping.external_port, mapping.protocol)
+        if present is None or not self.is_ours(
+            present, mapping.internal_client, mapping.internal_port, mapping.description
+        ):
+            return False
+        await gateway.delete_mapping(mapping.external_port, mapping.protocol)
+        return True
 
     # -- the cycle
 
@@ -290,6 +335,7 @@ class PortMappingService(Service):
             self.log.info("using gateway {gateway}", gateway=self.gateway)
         gateway = self.gateway
         await self._remove_stale(gateway)
+        await self._check_unconfirmed(gateway)
         address = await gateway.get_external_ip()
         if address.ip != self.external_ip:
             if self.external_ip is not None:
@@ -311,7 +357,35 @@ class PortMappingService(Service):
                 self.log.error("the gateway refuses {protocol} {external} -> {internal}: {error}",
                                protocol=forward.protocol, external=forward.external_port,
                                internal=forward.internal_port, error=e)  # fmt: skip
+                # the public address it had is not ours any more: withdraw it at once
+                self._renew_at.pop(forward, None)
+                if self.mappings.pop(forward, None) is not None:
+                    changed = True
         return changed, refused
+
+    async def _check_unconfirmed(self, gateway: Gateway) -> None:
+        """
+        An add that timed out may still have been made by the router later: a
+        mapping nobody owns. Look for it on the next few passes and delete it.
+        """
+        for forward, tries in list(self._unconfirmed.items()):
+            if forward in self.forwards:
+                del self._unconfirmed[forward]  # kept after all: the cycle owns it
+                continue
+            present = await gateway.get_mapping(forward.external_port, forward.protocol)
+            if present is not None and self.is_ours(
+                present, gateway.local_address, forward.internal_port, self.description
+            ):
+                await gateway.delete_mapping(forward.external_port, forward.protocol)
+                self.log.warn(
+                    "removed {protocol} {port}: the gateway made it after our add timed out",
+                    protocol=forward.protocol, port=forward.external_port,
+                )  # fmt: skip
+                del self._unconfirmed[forward]
+            elif tries <= 1:
+                del self._unconfirmed[forward]
+            else:
+                self._unconfirmed[forward] = tries - 1
 
     async def _remove_stale(self, gateway: Gateway) -> None:
         """Delete the mappings left pointing at an address we had (they hold the ports)."""
@@ -336,13 +410,22 @@ class PortMappingService(Service):
                 return False
             self.log.warn("mapping {protocol} {port} is gone from the gateway; re-creating",
                           protocol=current.protocol, port=current.external_port)  # fmt: skip
-        mapping = await gateway.add_mapping(
-            current.external_port if current else forward.external_port,
-            forward.internal_port,
-            forward.protocol,
-            lease=self.lease,
-            description=self.description,
-        )
+        port = current.external_port if current else forward.external_port
+        try:
+            mapping = await gateway.add_mapping(
+                port, forward.internal_port, forward.protocol, lease=self.lease,
+                description=self.description,
+            )  # fmt: skip
+        except ConflictInMappingEntry:
+            # another host (or a manual forward) holds the port: take another one
+            mapping = await gateway.add_any_mapping(
+                port, forward.internal_port, forward.protocol, lease=self.lease,
+                description=self.description,
+            )  # fmt: skip
+            self.log.warn(
+                "{protocol} {port} is held by another host; forwarding {got} instead",
+                protocol=forward.protocol, port=port, got=mapping.external_port,
+            )  # fmt: skip
         self.mappings[forward] = mapping
         # renew at half the lease (a permanent mapping is still checked every interval)
         self._renew_at[forward] = self.reactor.seconds() + (mapping.lease or self.lease) / 2.0

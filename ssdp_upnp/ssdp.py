@@ -442,8 +442,11 @@ class Nat:
         self, internal: int, external: int, protocol: str | None
     ) -> tuple[str, int] | None:
         if self._keeper is None:
+            # its first pass a check interval on (the add below maps at once), then it keeps
+            # what was added and clears what a timed-out add left
             self._keeper = PortMappingService(runtime.running_reactor(), [], self._find,
-                                              lease=self.lease)  # fmt: skip
+                                              lease=self.lease, first_check=60.0)  # fmt: skip
+            self._keeper.startService()
         keeper = self._keeper
         try:
             forward = Forward(internal, external, check_protocol(protocol or self.protocol))
@@ -452,8 +455,6 @@ class Nat:
             _log.error("addPortForward({internal}, {external}) failed: {error}",
                        internal=internal, external=external, error=e)  # fmt: skip
             return None
-        if not keeper.running:
-            keeper.startService()  # from now on it keeps what was added
         assert keeper.external_ip is not None
         return (keeper.external_ip, mapping.external_port)
 

@@ -398,6 +398,10 @@ class FakeRouter:
     down: bool = False
     soap_status: int | None = None
     soap_body: bytes | None = None
+    #: external ports it refuses to map, with the UPnP error code it answers
+    refused: dict[int, int] = field(default_factory=dict)
+    #: an add is made, but its answer never comes (the connection is dropped)
+    add_then_hang: bool = False
 
     def handle(self, action: str, args: dict[str, str]) -> tuple[int, dict[str, str]]:
         """Return (UPnP error code or 0, output arguments)."""
@@ -450,6 +454,8 @@ class FakeRouter:
     def _add(self, action: str, args: dict[str, str]) -> tuple[int, dict[str, str]]:
         if args["NewInternalClient"] != self.requester:
             return self.secure_error, {}
+        if int(args["NewExternalPort"]) in self.refused:
+            return self.refused[int(args["NewExternalPort"])], {}
         if self.only_permanent and args["NewLeaseDuration"] != "0":
             return 725, {}
         if self.equal_ports_only and args["NewExternalPort"] != args["NewInternalPort"]:
@@ -495,6 +501,8 @@ class _Control(Resource):
         assert call.tag == f"{{{service_type}}}{action}"
         args = {child.tag: child.text or "" for child in call}
         code, out = self.router.handle(action, args)
+        if self.router.add_then_hang and action in ("AddPortMapping", "AddAnyPortMapping"):
+            return NOT_DONE_YET  # made, but the answer never comes
         request.setHeader(b"content-type", b'text/xml; charset="utf-8"')
         if code:
             request.setResponseCode(500)

@@ -281,10 +281,7 @@ def test_added_forwards_are_kept_and_renewed_until_forgotten() -> None:
     reactor.advance(600)
     assert len(adds()) == count
     # a refused forward is not kept
-    router.table[(9000, "TCP")] = {
-        **router.table[(8015, "TCP")],
-        "NewInternalClient": "198.51.100.99",
-    }
+    router.refused[9000] = 729
     failed = keeper.add(Forward(9000, 9000))
     assert failed.result is not None and keeper.forwards == []
     failed.addErrback(lambda f: None)

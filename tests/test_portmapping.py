@@ -210,14 +210,25 @@ def test_external_address_change_is_noticed(setup: Any) -> None:
 
 def test_a_refused_forward_does_not_block_the_others(setup: Any) -> None:
     reactor, router, _ = setup
-    router.table[(8048, "TCP")] = {"NewInternalClient": "198.51.100.99", "NewExternalPort": "8048",
-                                   "NewProtocol": "TCP"}  # fmt: skip
+    router.refused[8048] = 729  # ConflictWithOtherMechanisms: a port the router keeps for itself
     service = start(setup, "8048", "9000")
     assert (9000, "TCP") in router.table
     assert [f.external_port for f in service.mappings] == [9000]
-    del router.table[(8048, "TCP")]  # the other host let it go
+    del router.refused[8048]  # the router let it go
     reactor.advance(2)  # retried with backoff
     assert router.table[(8048, "TCP")]["NewInternalClient"] == ME
+
+
+def test_a_port_another_host_holds_moves_to_another_port(setup: Any) -> None:
+    reactor, router, _ = setup
+    router.table[(8048, "TCP")] = {"NewInternalClient": "198.51.100.99", "NewExternalPort": "8048",
+                                   "NewProtocol": "TCP", "NewInternalPort": "8048"}  # fmt: skip
+    service = start(setup, "8048")
+    (mapping,) = service.mappings.values()
+    assert mapping.external_port != 8048 and router.table[(mapping.external_port, "TCP")][
+        "NewInternalClient"] == ME  # fmt: skip
+    assert service.public_addresses() == [("203.0.113.2", mapping.external_port, "TCP", 8048)]
+    assert router.table[(8048, "TCP")]["NewInternalClient"] == "198.51.100.99"  # untouched
 
 
 def test_stop_deletes_the_mappings_and_fires_when_done(setup: Any) -> None:
@@ -350,3 +361,42 @@ def test_losing_our_address_removes_the_old_mapping_and_maps_again(setup: Any) -
     deleted = [a for n, a in router.calls if n == "DeletePortMapping"]
     assert [(d["NewExternalPort"], d["NewProtocol"]) for d in deleted] == [("8048", "TCP")]
     assert len(adds(router)) == 2 and seen[-1] == [("203.0.113.2", 8048, "TCP", 8048)]
+
+
+def test_a_refused_renewal_withdraws_the_public_address_at_once(setup: Any) -> None:
+    reactor, router, _ = setup
+    service = start(setup, "8048")
+    seen: list[list[tuple[str, int, str, int]]] = []
+    service.observe(lambda s: seen.append(s.public_addresses()))
+    # another host takes the port and the router will not give it back
+    router.table[(8048, "TCP")]["NewInternalClient"] = "198.51.100.99"
+    router.refused[8048] = 718
+    router.refused.update({port: 728 for port in range(8049, 8070)})
+    reactor.advance(60)
+    assert service.mappings == {} and seen[-1] == []
+
+
+def test_stop_leaves_a_mapping_that_is_no_longer_ours(setup: Any) -> None:
+    reactor, router, _ = setup
+    service = start(setup, "8048", "9000")
+    # with secure mode off, another host may take the port over
+    router.table[(8048, "TCP")]["NewInternalClient"] = "198.51.100.99"
+    result_of(service.stopService())
+    assert list(router.table) == [(8048, "TCP")]
+    assert router.table[(8048, "TCP")]["NewInternalClient"] == "198.51.100.99"
+
+
+def test_an_add_that_timed_out_is_removed_if_the_router_made_it(setup: Any) -> None:
+    reactor, router, finder = setup
+    service = PortMappingService(reactor, [], finder, lease=600, check_interval=60,
+                                 first_check=60)  # fmt: skip
+    service.startService()
+    router.add_then_hang = True
+    failed = service.add(Forward.parse("8011:8015"))
+    reactor.advance(10)  # the request's deadline
+    assert isinstance(failure_of(failed).value, errors.GatewayHTTPError)
+    assert (8015, "TCP") in router.table and service.forwards == []
+    router.add_then_hang = False
+    reactor.advance(60)  # the next pass looks for it
+    assert (8015, "TCP") not in router.table
+    result_of(service.stopService())

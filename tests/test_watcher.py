@@ -10,7 +10,7 @@ from ssdp_upnp.advertiser import AdvertiserService
 from ssdp_upnp.discovery import DiscoveryService
 from ssdp_upnp.lan import Interface, LANInterfaces
 from ssdp_upnp.message import SSDP_GROUP, Notify
-from ssdp_upnp.testing import MemoryLAN
+from ssdp_upnp.testing import MemoryLAN, MemoryMulticastReactor
 
 OLD = Interface.parse("eth0", "198.51.100.11/24")
 NEW = Interface.parse("eth0", "198.51.100.21/24")
@@ -73,3 +73,49 @@ def test_new_interface_gets_announced_at_once() -> None:
     notes = [m for m in decoded(alive) if isinstance(m, Notify)]
     assert len(notes) == 12 and all(second.ip in (m.location or "") for m in notes)
     assert advertiser.protocol.interfaces == [OLD, second]
+
+
+def test_a_failed_read_keeps_the_interfaces_and_a_gone_one_gets_byebye() -> None:
+    import errno
+
+    from ssdp_upnp.errors import NoInterfaceError
+    from ssdp_upnp.message import NTS
+
+    host = MemoryMulticastReactor()
+    second = Interface.parse("eth1", "10.9.0.1/16")
+    advertiser = AdvertiserService(make_node(UUID_A), 1, host, [OLD, second],
+                                   rng=random.Random(1))  # fmt: skip
+    reading: list[list[Interface] | Exception] = [[OLD, second]]
+
+    def read() -> list[Interface]:
+        now = reading[0]
+        if isinstance(now, Exception):
+            raise now
+        return now
+
+    interfaces = LANInterfaces(read)
+    interfaces.follow(advertiser)
+    watcher = InterfaceWatcher(host, interfaces, 5)
+    advertiser.startService()
+    watcher.startService()
+    for _ in range(20):
+        host.advance(0.1)
+    udp = next(p for p in host.datagram_ports if p.port == 1900)
+    udp.take()
+    # out of descriptors: that says nothing about the interfaces
+    reading[0] = OSError(errno.EMFILE, "Too many open files")
+    host.advance(10)
+    assert advertiser.protocol.interfaces == [OLD, second] and interfaces.current == [OLD, second]
+    assert not [m for m in decoded(udp.take()) if isinstance(m, Notify) and m.nts is NTS.BYEBYE]
+    # eth1 really goes: byebye on it before it is dropped
+    reading[0] = [OLD]
+    host.advance(5)
+    byes = [s for s in udp.take() if s.interface == second.ip]
+    assert byes and all(m.nts is NTS.BYEBYE for m in decoded(byes) if isinstance(m, Notify))
+    assert advertiser.protocol.interfaces == [OLD]
+    # and when none is left at all, the last one goes the same way
+    reading[0] = NoInterfaceError("this host has no IPv4 interface")
+    host.advance(5)
+    assert advertiser.protocol.interfaces == [] and interfaces.current == []
+    watcher.stopService()
+    result_of(advertiser.stopService())
