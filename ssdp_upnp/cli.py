@@ -123,12 +123,13 @@ async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
                            timeout=args.timeout, mx=args.mx,
                            legacy=not args.no_legacy)  # fmt: skip
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
-             "network": p.network, "location": p.location, "legacy": p.legacy,
+             "network": p.network, "location": p.location,
              "external": f"{p.external[0]}:{p.external[1]}" if p.external else None}
             for p in peers]  # fmt: skip
-    if not args.json:  # a 0.1.0 node has no uuid: say what it is instead
-        for row in rows:
-            if row["legacy"]:
+    for row, peer in zip(rows, peers, strict=True):
+        if peer.legacy:  # a 0.1.0 node has no uuid: say what it is instead
+            row["legacy"] = True
+            if not args.json:
                 row["uuid"] = "(legacy 0.1.0 node)"
     _emit(args, rows, ["host", "port", "uuid", "node_id", "external", "location"])
 
