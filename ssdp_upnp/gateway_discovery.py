@@ -107,7 +107,7 @@ class _Search:
         self.interfaces = list(interfaces)
         self.mx = mx
         self.timeout = timeout
-        self.result: Deferred[Gateway] = Deferred()
+        self.result: Deferred[Gateway] = Deferred(self._cancelled)
         self.seen: set[str] = set()
         self.failures: list[str] = []
         self.probes: dict[str, Deferred[Gateway]] = {}
@@ -179,6 +179,12 @@ class _Search:
             probe.cancel()
         why = "; ".join(self.failures) or "no answer to the IGD searches"
         self.result.errback(NoGatewayFound(f"no usable gateway found: {why}"))
+
+    def _cancelled(self, result: Deferred[Gateway]) -> None:
+        """The caller gave up (a node stopping): close the ports, cancel the probes."""
+        self._close()
+        for probe in list(self.probes.values()):
+            probe.cancel()
 
     def _close(self) -> None:
         self.searcher.close()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
 
 from ._types import HTTPClient, ISSDPReactor, global_reactor
@@ -161,6 +161,20 @@ class NodeService(MultiService):
                 self.mapper.observe(advertise_public_address(self.advertiser))
         if config.rescan_interval:
             InterfaceWatcher(reactor, self.lan, config.rescan_interval).setServiceParent(self)
+
+    def startService(self) -> None:
+        """Start every part; if one cannot start (a port taken), stop those that did and raise."""
+        Service.startService(self)
+        started: list[IService] = []
+        try:
+            for part in self:
+                part.startService()
+                started.append(part)
+        except BaseException:
+            for part in reversed(started):
+                part.stopService()
+            Service.stopService(self)
+            raise
 
     def _add(self, part: AdvertiserService | DiscoveryService | PortMappingService) -> None:
         part.setServiceParent(self)

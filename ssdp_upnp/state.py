@@ -60,8 +60,16 @@ def _read(path: Path) -> NodeState | None:
         raise StateFileError(f"cannot read state file {path}: {e.strerror}") from e
     try:
         data = json.loads(raw)
-        state = NodeState(check_uuid(str(data["uuid"])), int(data["boot_id"]))
-    except (ValueError, KeyError, TypeError, ConfigurationError) as e:
+        # strictly what we write: an object with a uuid string and a whole-number boot id
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        uuid, boot_id = data["uuid"], data["boot_id"]
+        if not isinstance(uuid, str):
+            raise TypeError("uuid is not a string")
+        if not isinstance(boot_id, int) or isinstance(boot_id, bool):
+            raise TypeError(f"boot_id {str(boot_id)[:20]} is not a whole number")
+        state = NodeState(check_uuid(uuid), boot_id)
+    except (ValueError, KeyError, TypeError, RecursionError, ConfigurationError) as e:
         raise StateFileError(
             f"state file {path} is damaged ({e}); fix or remove it (a new uuid will be made)"
         ) from None

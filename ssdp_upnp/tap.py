@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from twisted.application.service import IService
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -151,6 +152,19 @@ class PeerLog:
         )
 
 
+class TwistdNode(NodeService):
+    """The node as twistd runs it: a part that cannot start (a port taken) is one line."""
+
+    log = Logger()
+
+    def startService(self) -> None:
+        try:
+            super().startService()
+        except (CannotListenError, SSDPUPnPError, OSError) as e:
+            self.log.critical("cannot start the node: {error}", error=e)
+            raise SystemExit(1) from None
+
+
 def makeService(
     config: Options,
     reactor: ISSDPReactor | None = None,
@@ -165,8 +179,8 @@ def makeService(
     wanted = config.node.interfaces
     read = None if available is None else (lambda: select_interfaces(available, wanted))
     try:
-        node = NodeService(config.node, reactor, interfaces=read)
-    except SSDPUPnPError as e:
+        node = TwistdNode(config.node, reactor, interfaces=read)
+    except (SSDPUPnPError, OSError, ValueError) as e:
         raise usage.UsageError(str(e)) from None
     if node.discovery is not None:
         node.discovery.observe(PeerLog())

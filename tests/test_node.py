@@ -170,3 +170,16 @@ def test_unusable_state_path_is_a_clear_error(tmp_path: Path) -> None:
     # nothing to read there, and nothing can be created under /proc
     with pytest.raises(StateFileError, match="cannot write"):
         load_state(Path("/proc/ssdp-upnp-test/state.json"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"uuid": "%s", "boot_id": 1e400}', '{"uuid": "%s", "boot_id": true}',
+     '{"uuid": "%s", "boot_id": "5"}', '{"uuid": "%s", "boot_id": 2.5}', '["%s", 1]',
+     '{"uuid": 7, "boot_id": 1}', "[" * 100000 + "]" * 100000],
+)  # fmt: skip
+def test_state_file_is_parsed_strictly(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(text.replace("%s", UUID) if "%s" in text else text)
+    with pytest.raises(StateFileError, match="damaged"):
+        load_state(path)

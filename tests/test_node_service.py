@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from twisted.application.service import IServiceCollection
@@ -120,3 +121,44 @@ def test_every_part_moves_with_the_interfaces(tmp_path: Path) -> None:
     assert externals == {"203.0.113.2:8048"}
     result_of(node.stopService())
     assert reactor.open_ports() == [] and reactor.getDelayedCalls() == []
+
+
+def test_a_part_that_cannot_start_stops_those_that_did(tmp_path: Path) -> None:
+    reactor = MemoryMulticastReactor()
+    node = NodeService(NodeConfig("blockchain", state_file=str(tmp_path / "s.json")), reactor,
+                       interfaces=lambda: [OLD])  # fmt: skip
+    assert node.discovery is not None
+
+    def cannot() -> None:
+        raise OSError(98, "Address already in use")
+
+    node.discovery.startService = cannot  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        node.startService()
+    assert not node.running and node.advertiser is not None and not node.advertiser.running
+    assert reactor.open_ports() == [] and not any(p.listening for p in reactor.tcp_ports)
+
+
+def test_twistd_says_in_one_line_that_a_port_is_taken(tmp_path: Path) -> None:
+    from twisted.logger import LogEvent, globalLogPublisher
+
+    from ssdp_upnp.tap import Options, makeService
+
+    config = Options()
+    config.parseOptions(["--product", "b", "--http-port", "8049", "--state-file",
+                         str(tmp_path / "s.json")])  # fmt: skip
+    reactor = MemoryMulticastReactor()
+    reactor.busy_ports.add(8049)
+    top = makeService(config, reactor, [OLD])
+    events: list[LogEvent] = []
+    observer: Any = events.append
+    globalLogPublisher.addObserver(observer)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            top.startService()
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert exited.value.code == 1
+    (critical,) = [e for e in events if e["log_level"].name == "critical"]
+    assert "8049" in str(critical["error"])
+    assert reactor.open_ports() == []

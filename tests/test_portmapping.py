@@ -400,3 +400,27 @@ def test_an_add_that_timed_out_is_removed_if_the_router_made_it(setup: Any) -> N
     reactor.advance(60)  # the next pass looks for it
     assert (8015, "TCP") not in router.table
     result_of(service.stopService())
+
+
+def test_stopping_while_the_gateway_is_searched_for_is_quiet() -> None:
+    from twisted.logger import LogEvent, LogLevel, globalLogPublisher
+
+    reactor = MemoryMulticastReactor()
+    service = PortMappingService(
+        reactor, [Forward.parse("8048")],
+        lambda: find_gateway(reactor, [ETH0], http=StubHTTPClient(igd_site(FakeRouter())),
+                             unicast_to=[]),
+        lease=600,
+    )  # fmt: skip
+    events: list[LogEvent] = []
+    observer: Any = events.append
+    globalLogPublisher.addObserver(observer)
+    try:
+        service.startService()
+        reactor.advance(0.5)  # searching: nobody has answered yet
+        assert reactor.open_ports() != []
+        result_of(service.stopService())
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert not [e for e in events if e["log_level"] in (LogLevel.critical, LogLevel.error)]
+    assert reactor.open_ports() == [] and reactor.getDelayedCalls() == []
