@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ from .peers import (
     PeerTable,
     RemovalReason,
     Sighting,
+    VerifyAddress,
     legacy_sighting,
 )
 from .peers import read_message as read_peer_message
@@ -68,6 +70,10 @@ class DiscoveryService(Service):
     @param legacy: also find ssdp-upnp 0.1.0 nodes by their answers to our
         searches (L{ssdp_upnp.legacy}). They never say byebye: one is dropped
         once it has missed three search rounds in a row (L{legacy_lifetime}).
+    @param flap_interval: a peer that leaves and comes back is told again at
+        most once per this many seconds (one replaced by a restart or a
+        change, three times): a flapping host cannot flood observers, logs
+        or the seed facade's queue.
     """
 
     log = Logger()
@@ -90,6 +96,7 @@ class DiscoveryService(Service):
         ssdp_port: int = SSDP_PORT,
         max_peers: int = 1024,
         legacy: bool = True,
+        flap_interval: float = 60.0,
     ) -> None:
         if not interfaces:
             raise ConfigurationError("discovery needs at least one interface")
@@ -114,6 +121,11 @@ class DiscoveryService(Service):
         self.rng = rng or random.SystemRandom()
         self.ssdp_port = ssdp_port
         self.table = PeerTable(product, network, exclude=exclude, max_peers=max_peers)
+        self.flap_interval = flap_interval
+        self._reported: dict[str, deque[float]] = {}  # when each peer was last told, by key
+        self._left: dict[str, RemovalReason] = {}  # why each peer last went, by key
+        self._held: dict[str, Peer] = {}  # appearances waiting for their flap interval
+        self._release: IDelayedCall | None = None
         self.drops = DropLog(SSDPReceiver.log, self.clock)
         self.legacy = legacy
         # one list, shared with the searcher and the receivers (see update_interfaces)
@@ -216,9 +228,10 @@ class DiscoveryService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        if self._expiry is not None and self._expiry.active():
-            self._expiry.cancel()
-        self._expiry = None
+        for call in (self._expiry, self._release):
+            if call is not None and call.active():
+                call.cancel()
+        self._expiry = self._release = None
         closing = self._close_ports()
         self._dispatch(self.table.clear())
         return gatherResults(closing).addCallback(lambda _: None)
@@ -268,7 +281,7 @@ class DiscoveryService(Service):
             news = read_peer_message(message, host, interface.ip)
         now = self.clock.seconds()
         if isinstance(news, Departure):
-            events = self.table.depart(news)
+            events = self.table.depart(news, now)
         elif news is not None:
             events = self.table.see(news, now)
         else:
@@ -293,20 +306,75 @@ class DiscoveryService(Service):
         self._schedule_expiry()
 
     def _dispatch(self, events: list[PeerEvent]) -> None:
+        now = self.clock.seconds()
         for event in events:
             if isinstance(event, PeerAdded):
-                self.log.debug(
-                    "peer {uuid} at {host}:{port}",
-                    uuid=event.peer.uuid,
-                    host=event.peer.host,
-                    port=event.peer.port,
-                )
-                for observer in list(self._observers):
-                    self._call(observer.peer_added, event.peer)
-                self._wake(event.peer)
+                if self._damped(event.peer, now):
+                    self._held[event.peer.key] = event.peer
+                    self._schedule_release()
+                else:
+                    self._report_added(event.peer, now)
             elif isinstance(event, PeerRemoved):
-                for observer in list(self._observers):
-                    self._call(observer.peer_removed, event.peer, event.reason)
+                key = event.peer.key
+                self._left[key] = event.reason
+                if self._held.pop(key, None) is None:  # a held appearance was never told
+                    for observer in list(self._observers):
+                        self._call(observer.peer_removed, event.peer, event.reason)
+            elif isinstance(event, VerifyAddress):
+                # another host speaks for this peer: does its own address still answer?
+                peer = event.peer
+                self.searcher.search_unicast([peer.host], [f"uuid:{peer.uuid}"], 2, 0.5)
+        for refused in self.table.take_refused():
+            self.drops.drop(refused.reason, refused.peer.host, 0, detail=refused.peer.uuid)
+        if len(self._reported) > 4 * self.table.max_peers:
+            self._forget_old_reports(now)
+
+    # -- damping: a flapping peer is told at most once per flap interval
+
+    def _damped(self, peer: Peer, now: float) -> bool:
+        """
+        Whether this appearance waits: a peer that left (byebye, expiry,
+        eviction) and came back is told again once per flap interval; one that
+        was replaced (restart, change) up to three times an interval.
+        """
+        times = self._reported.get(peer.key)
+        if not times:
+            return False
+        while times and times[0] <= now - self.flap_interval:
+            times.popleft()
+        left = self._left.get(peer.key)
+        limit = 3 if left in (RemovalReason.RESTARTED, RemovalReason.CHANGED) else 1
+        return len(times) >= limit
+
+    def _report_added(self, peer: Peer, now: float) -> None:
+        self._reported.setdefault(peer.key, deque()).append(now)
+        for observer in list(self._observers):
+            self._call(observer.peer_added, peer)
+        self._wake(peer)
+
+    def _schedule_release(self) -> None:
+        if self._release is not None and self._release.active():
+            return
+        self._release = self.clock.callLater(self.flap_interval, self._release_held)
+
+    def _release_held(self) -> None:
+        self._release = None
+        now = self.clock.seconds()
+        for key in list(self._held):
+            live = self.table.get(key)
+            if live is None:
+                del self._held[key]
+            elif not self._damped(live, now):
+                del self._held[key]
+                self._report_added(live, now)
+        if self._held:
+            self._schedule_release()
+
+    def _forget_old_reports(self, now: float) -> None:
+        for key, times in list(self._reported.items()):
+            if (not times or times[-1] <= now - self.flap_interval) and key not in self.table:
+                del self._reported[key]
+                self._left.pop(key, None)
 
     def _call(self, f: Callable[..., object], *args: Any) -> None:
         try:

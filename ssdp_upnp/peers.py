@@ -9,8 +9,9 @@ The discovery service moves the bytes and the time; this module decides.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .errors import MessageError
 from .legacy import LegacyResponse
@@ -24,6 +25,8 @@ class RemovalReason(enum.Enum):
     RESTARTED = "restarted"
     CHANGED = "changed"
     STOPPED = "stopped"
+    #: made room for a peer from a less represented source (the table was full)
+    EVICTED = "evicted"
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,11 @@ class Sighting:
 
 @dataclass(frozen=True)
 class Departure:
-    """A byebye: the node with this uuid is leaving."""
+    """A byebye: the node with this uuid is leaving (said by C{host}, if known)."""
 
     uuid: str
     boot_id: int | None
+    host: str | None = field(default=None, compare=False)
 
 
 def read_message(message: Message, host: str, interface: str | None) -> Sighting | Departure | None:
@@ -93,7 +97,7 @@ def read_message(message: Message, host: str, interface: str | None) -> Sighting
             uuid, _ = split_usn(message.usn)
         except MessageError:
             return None
-        return Departure(uuid, message.boot_id)
+        return Departure(uuid, message.boot_id, host)
     if isinstance(message, Notify) and message.nts is NTS.ALIVE:
         max_age = message.max_age
     elif isinstance(message, SearchResponse):
@@ -157,7 +161,27 @@ class PeerRemoved:
     reason: RemovalReason
 
 
-PeerEvent = PeerAdded | PeerRemoved
+@dataclass(frozen=True)
+class VerifyAddress:
+    """
+    Another host speaks for a known peer (an alive or a byebye with its uuid):
+    ask the peer's own address (a unicast M-SEARCH for its uuid) before
+    L{deadline}; if it answers, nothing changes, else the claim is taken.
+    """
+
+    peer: Peer
+    deadline: float
+
+
+@dataclass(frozen=True)
+class PeerRefused:
+    """A new peer the table did not take, and why (see L{PeerTable.take_refused})."""
+
+    peer: Peer
+    reason: str
+
+
+PeerEvent = PeerAdded | PeerRemoved | VerifyAddress
 
 
 class PeerTable:
@@ -166,9 +190,17 @@ class PeerTable:
     its address: see L{Peer.key}).
 
     Repeated answers (one per NT, each M-SEARCH sent several times, routers
-    that answer twice) only push the expiry further; a new address, port or
-    node id is a L{RemovalReason.CHANGED}, a new boot id a
-    L{RemovalReason.RESTARTED}: the old peer is removed, the new one added.
+    that answer twice) only push the expiry further; a new port or node id is
+    a L{RemovalReason.CHANGED}, a new boot id a L{RemovalReason.RESTARTED}:
+    the old peer is removed, the new one added.
+
+    One host cannot monopolise the table: it holds at most C{max_per_source}
+    peers, a full table makes room for a less represented source by evicting
+    from the most represented one, and an advertisement counts for at most
+    C{max_age_cap} seconds. Nor can it mislead: an alive or byebye for a known
+    uuid from another address is a L{VerifyAddress}, taken only if the peer's
+    own address does not answer within C{verify_window} seconds (so a
+    renumbered node is still followed).
     """
 
     def __init__(
@@ -177,14 +209,27 @@ class PeerTable:
         network: str,
         exclude: Iterable[str] = (),
         max_peers: int = 1024,
-        max_age_cap: int = 86400,
+        max_age_cap: int = 3600,
+        max_per_source: int = 16,
+        verify_window: float = 2.0,
     ) -> None:
         self.product = product
         self.network = network
         self.exclude = frozenset(u.lower() for u in exclude)
         self.max_peers = max_peers
         self.max_age_cap = max_age_cap
+        self.max_per_source = max_per_source
+        self.verify_window = verify_window
         self._peers: dict[str, Peer] = {}
+        self._by_source: Counter[str] = Counter()
+        # claims by another address, by key: (the new sighting, or None for a byebye; deadline)
+        self._contested: dict[str, tuple[Peer | None, float]] = {}
+        self._refused: list[PeerRefused] = []
+
+    def take_refused(self) -> list[PeerRefused]:
+        """The new peers refused since the last call (no events: a flood of them is not news)."""
+        refused, self._refused = self._refused, []
+        return refused
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -216,10 +261,10 @@ class PeerTable:
         peer = replace(sighting.peer, expires=expires)
         old = self._peers.get(peer.key)
         if old is None:
-            if len(self._peers) >= self.max_peers:
-                return []
-            self._peers[peer.key] = peer
-            return [PeerAdded(peer)]
+            return self._admit(peer)
+        if peer.host != old.host:
+            return self._contest(old, peer, now)
+        self._contested.pop(peer.key, None)  # its own address answered: any claim is void
         if old.boot_id is not None and peer.boot_id is not None and old.boot_id != peer.boot_id:
             reason = RemovalReason.RESTARTED
         elif (old.host, old.port, old.node_id, old.external) != (
@@ -232,26 +277,91 @@ class PeerTable:
         self._peers[peer.key] = peer
         return [PeerRemoved(old, reason), PeerAdded(peer)]
 
-    def depart(self, departure: Departure) -> list[PeerEvent]:
-        """Take a byebye."""
-        peer = self._peers.pop(departure.uuid, None)
+    def _admit(self, peer: Peer) -> list[PeerEvent]:
+        """A new peer: taken unless its source has its share or the table is full."""
+        source = peer.host
+        if self._by_source[source] >= self.max_per_source:
+            self._refused.append(PeerRefused(peer, "too many peers from one source"))
+            return []
+        events: list[PeerEvent] = []
+        if len(self._peers) >= self.max_peers:
+            crowded, count = self._by_source.most_common(1)[0]
+            if count <= self._by_source[source] + 1:
+                self._refused.append(PeerRefused(peer, "peer table full"))
+                return []
+            # make room: the most represented source gives up its soonest-expiring peer
+            victim = min((p for p in self._peers.values() if p.host == crowded),
+                         key=lambda p: p.expires)  # fmt: skip
+            self._remove(victim)
+            events.append(PeerRemoved(victim, RemovalReason.EVICTED))
+        self._peers[peer.key] = peer
+        self._by_source[source] += 1
+        events.append(PeerAdded(peer))
+        return events
+
+    def _remove(self, peer: Peer) -> None:
+        del self._peers[peer.key]
+        self._contested.pop(peer.key, None)
+        self._by_source[peer.host] -= 1
+        if self._by_source[peer.host] <= 0:
+            del self._by_source[peer.host]
+
+    def _contest(self, old: Peer, claim: Peer | None, now: float) -> list[PeerEvent]:
+        if old.key in self._contested:
+            deadline = self._contested[old.key][1]
+            self._contested[old.key] = (claim, deadline)  # the latest claim stands
+            return []
+        deadline = now + self.verify_window
+        self._contested[old.key] = (claim, deadline)
+        return [VerifyAddress(old, deadline)]
+
+    def depart(self, departure: Departure, now: float = 0.0) -> list[PeerEvent]:
+        """Take a byebye (from another address than the peer's: a claim to verify)."""
+        peer = self._peers.get(departure.uuid)
         if peer is None:
             return []
+        if departure.host is not None and departure.host != peer.host:
+            return self._contest(peer, None, now)
+        self._remove(peer)
         return [PeerRemoved(peer, RemovalReason.BYEBYE)]
 
     def expire(self, now: float) -> list[PeerEvent]:
-        """Remove every peer whose advertisement ran out by C{now}."""
+        """
+        Settle the claims whose peer did not answer in time, then remove every
+        peer whose advertisement ran out by C{now}.
+        """
+        events: list[PeerEvent] = []
+        for key, (claim, deadline) in list(self._contested.items()):
+            if deadline > now:
+                continue
+            del self._contested[key]
+            old = self._peers.get(key)
+            if old is None:
+                continue
+            self._remove(old)
+            if claim is None:
+                events.append(PeerRemoved(old, RemovalReason.BYEBYE))
+                continue
+            events.append(PeerRemoved(old, RemovalReason.CHANGED))
+            events.extend(self._admit(claim))
         gone = [p for p in self._peers.values() if p.expires <= now]
         for peer in gone:
-            del self._peers[peer.key]
-        return [PeerRemoved(p, RemovalReason.EXPIRED) for p in gone]
+            self._remove(peer)
+        events.extend(PeerRemoved(p, RemovalReason.EXPIRED) for p in gone)
+        return events
 
     def next_expiry(self) -> float | None:
-        """The earliest time at which L{expire} will remove something, or None."""
-        return min((p.expires for p in self._peers.values()), default=None)
+        """The earliest time at which L{expire} will change something, or None."""
+        return min(
+            [p.expires for p in self._peers.values()]
+            + [deadline for _, deadline in self._contested.values()],
+            default=None,
+        )
 
     def clear(self) -> list[PeerEvent]:
         """Forget every peer (the discovery service stops)."""
         gone = list(self._peers.values())
         self._peers.clear()
+        self._by_source.clear()
+        self._contested.clear()
         return [PeerRemoved(p, RemovalReason.STOPPED) for p in gone]

@@ -16,6 +16,7 @@ from ssdp_upnp.peers import (
     PeerTable,
     RemovalReason,
     Sighting,
+    VerifyAddress,
     read_message,
 )
 
@@ -52,7 +53,10 @@ def test_restart_change_and_departure() -> None:
     removed, added = table.see(seen(boot_id=2), now=1)
     assert isinstance(removed, PeerRemoved) and removed.reason is RemovalReason.RESTARTED
     assert isinstance(added, PeerAdded) and added.peer.boot_id == 2
-    removed, _ = table.see(seen(boot_id=2, host="198.51.100.13"), now=2)
+    # another address speaking for the peer moves it only if its own address does not answer
+    (verify,) = table.see(seen(boot_id=2, host="198.51.100.13"), now=2)
+    assert isinstance(verify, VerifyAddress) and verify.peer.host == "198.51.100.12"
+    removed, _ = table.expire(verify.deadline)
     assert isinstance(removed, PeerRemoved) and removed.reason is RemovalReason.CHANGED
     (bye,) = table.depart(Departure(UUID_B, 2))
     assert isinstance(bye, PeerRemoved) and bye.reason is RemovalReason.BYEBYE
