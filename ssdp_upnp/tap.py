@@ -10,14 +10,17 @@ L{Options} (into a L{NodeConfig}) before anything is opened.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from twisted.application.service import IService
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
 
 from ._bounded import int_option
+from ._ratelimit import RateLimiter
 from ._types import ISSDPReactor
 from .errors import ConfigurationError, SSDPUPnPError
 from .lan import Interface, select_interfaces
@@ -125,13 +128,32 @@ class Options(usage.Options):
 
 
 class PeerLog:
-    """Logs peers found and lost."""
+    """
+    Logs peers found and lost: at most C{per_minute} lines a minute of each
+    kind (a burst of C{burst}); the next line logged says how many were not.
+    """
 
     log = Logger()
 
+    def __init__(self, clock: IReactorTime, per_minute: float = 60, burst: float = 30) -> None:
+        self.clock = clock
+        self.limiter = RateLimiter(per_minute / 60.0, burst, max_keys=2)
+        self.suppressed: Counter[str] = Counter()
+
+    def _allow(self, kind: str) -> int | None:
+        """How many lines of C{kind} went unlogged, if this one may be logged."""
+        if not self.limiter.allow(kind, self.clock.seconds()):
+            self.suppressed[kind] += 1
+            return None
+        return self.suppressed.pop(kind, 0)
+
     def peer_added(self, peer: Peer) -> None:
+        if (unlogged := self._allow("added")) is None:
+            return
         self.log.info(
-            "peer found: {product}/{network} node {uuid} at {host}:{port}",
+            "peer found: {product}/{network} node {uuid} at {host}:{port}"
+            " ({unlogged} more not logged)",
+            unlogged=unlogged,
             product=peer.product,
             network=peer.network,
             uuid=peer.uuid,
@@ -142,8 +164,11 @@ class PeerLog:
         )
 
     def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
+        if (unlogged := self._allow("removed")) is None:
+            return
         self.log.info(
-            "peer lost ({reason}): node {uuid} at {host}:{port}",
+            "peer lost ({reason}): node {uuid} at {host}:{port} ({unlogged} more not logged)",
+            unlogged=unlogged,
             reason=reason.value,
             uuid=peer.uuid,
             host=peer.host,
@@ -183,5 +208,5 @@ def makeService(
     except (SSDPUPnPError, OSError, ValueError) as e:
         raise usage.UsageError(str(e)) from None
     if node.discovery is not None:
-        node.discovery.observe(PeerLog())
+        node.discovery.observe(PeerLog(node.reactor))
     return node
