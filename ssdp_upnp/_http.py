@@ -13,7 +13,13 @@ from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, ResponseDone, ResponseNeverReceived
+from twisted.web.client import (
+    Agent,
+    HTTPConnectionPool,
+    ResponseDone,
+    ResponseNeverReceived,
+    _HTTP11ClientFactory,
+)
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
@@ -26,13 +32,19 @@ MAX_BODY = 256 * 1024
 DEFAULT_TIMEOUT = 5.0
 
 
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False  # no "Starting factory" / "Stopping factory" lines at every request
+
+
 def default_http_client(
     reactor: ISSDPReactor, connect_timeout: float = DEFAULT_TIMEOUT
 ) -> HTTPClient:
     """A treq C{HTTPClient} on its own Agent (no proxy, no redirects unless asked)."""
     from treq.client import HTTPClient as TreqClient
 
-    return TreqClient(Agent(reactor, connectTimeout=connect_timeout))
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    pool._factory = _QuietFactory  # the pool's own hook for its connections' factory
+    return TreqClient(Agent(reactor, connectTimeout=connect_timeout, pool=pool))
 
 
 _DONE = Failure(ResponseDone())

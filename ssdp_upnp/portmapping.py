@@ -34,6 +34,8 @@ from .igd import PortMapping
 from .lan import Interface
 
 GatewayFinder = Callable[[], "Deferred[Gateway]"]
+#: After an add timed out, the next pass (which looks for a late mapping) is at most this far.
+UNCONFIRMED_CHECK = 10.0
 
 _FORWARD = re.compile(r"^(\d{1,5})(?::(\d{1,5}))?(?:/(tcp|udp))?$", re.IGNORECASE)
 
@@ -163,6 +165,7 @@ class PortMappingService(Service):
                     self.gateway = None  # no answer or a bad one: find it again next time
                     if not kept and isinstance(e, GatewayHTTPError | CancelledError):
                         self._unconfirmed[forward] = 3  # the router may make it yet
+                        self._look_again_within(UNCONFIRMED_CHECK)
                 raise
             if changed:
                 self._notify()
@@ -285,6 +288,14 @@ class PortMappingService(Service):
         return True
 
     # -- the cycle
+
+    def _look_again_within(self, delay: float) -> None:
+        """Make the next pass come within C{delay} seconds (if none is under way)."""
+        if not self.running or self._timer is None or not self._timer.active():
+            return
+        if self._timer.getTime() - self.reactor.seconds() > delay:
+            self._timer.cancel()
+            self._schedule(delay)
 
     def _schedule(self, delay: float) -> None:
         self._timer = self.reactor.callLater(delay, self._run_cycle)

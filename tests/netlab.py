@@ -239,13 +239,17 @@ class Lab:
     def _sysctl(ns: str, setting: str) -> None:
         subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", setting], check=True)
 
-    def start_miniupnpd(self, igd1: bool = False, timeout: float = 30) -> Process:
-        """Start miniupnpd on the router (secure mode, STUN-enabled) and wait until it serves."""
+    def start_miniupnpd(
+        self, igd1: bool = False, timeout: float = 30, secure: bool = True
+    ) -> Process:
+        """Start miniupnpd on the router (secure mode unless not C{secure}, STUN-enabled)
+        and wait until it serves."""
         assert self.router, "miniupnpd needs Lab(router=True)"
         conf = self.state / "miniupnpd.conf"
         conf.write_text(MINIUPNPD_CONF.format(
             state=self.state, port=MINIUPNPD_HTTP_PORT, stun=UPSTREAM, stun_port=STUN_PORT,
             lan=f"{LAN_PREFIX}.0/{LAN_BITS}", igd1="yes" if igd1 else "no",
+            secure="yes" if secure else "no",
         ))  # fmt: skip
         (self.state / "upnp.leases").unlink(missing_ok=True)
         # without /dev/log, miniupnpd -d copies each log line to /dev/console (slow on a VM):
@@ -387,7 +391,7 @@ listening_ip=br0
 http_port={port}
 enable_upnp=yes
 enable_natpmp=no
-secure_mode=yes
+secure_mode={secure}
 system_uptime=yes
 notify_interval=30
 clean_ruleset_interval=600
