@@ -151,21 +151,19 @@ def test_lab_is_removed_afterwards(tmp_path: Path) -> None:
     assert shutil.which("ip")
 
 
+def unicast_searches(lab: Lab, host: str, count: int) -> dict[str, Any]:
+    done = lab.run(host, [PYTHON, str(TOOLS / "unicast_search.py"), H1, str(count)],
+                   timeout=10 + 3 * count)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def test_unicast_search_is_answered(lab: Lab, tmp_path: Path) -> None:
     twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
            "--no-discover")  # fmt: skip
-    script = (
-        "import socket\n"
-        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-        "s.settimeout(3)\n"
-        "s.sendto(b'M-SEARCH * HTTP/1.1\\r\\nHOST: 198.51.100.11:1900\\r\\n"
-        "MAN: \"ssdp:discover\"\\r\\nST: upnp:rootdevice\\r\\n\\r\\n', ('198.51.100.11', 1900))\n"
-        "data, addr = s.recvfrom(4096)\n"
-        "print(addr[0]); print(data.decode())\n"
-    )
-    done = lab.run("h2", [PYTHON, "-c", script], timeout=20)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    first = unicast_searches(lab, "h2", 1)["first"]
+    lines = [first["from"], *first["text"].splitlines()]
     assert lines[0] == H1 and lines[1] == "HTTP/1.1 200 OK"
     assert "ST: upnp:rootdevice" in lines
 
@@ -173,22 +171,4 @@ def test_unicast_search_is_answered(lab: Lab, tmp_path: Path) -> None:
 def test_unicast_search_is_answered_every_time_beside_discovery(lab: Lab, tmp_path: Path) -> None:
     """One socket on 1900 per node: with discovery running too, 40 unicast searches, 40 answers."""
     twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048")
-    script = (
-        "import socket\n"
-        "answered = 0\n"
-        "for i in range(40):\n"
-        "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-        "    s.settimeout(2)\n"
-        "    s.sendto(b'M-SEARCH * HTTP/1.1\\r\\nHOST: 198.51.100.11:1900\\r\\n"
-        "MAN: \"ssdp:discover\"\\r\\nST: upnp:rootdevice\\r\\n\\r\\n', ('198.51.100.11', 1900))\n"
-        "    try:\n"
-        "        s.recvfrom(4096)\n"
-        "        answered += 1\n"
-        "    except socket.timeout:\n"
-        "        pass\n"
-        "    s.close()\n"
-        "print(answered)\n"
-    )
-    done = lab.run("h2", [PYTHON, "-c", script], timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "40"
+    assert unicast_searches(lab, "h2", 40)["answered"] == 40
