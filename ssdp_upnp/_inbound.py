@@ -51,7 +51,7 @@ class DropLog:
         suppressed = self.suppressed.pop(reason, 0)
         self._log.info(
             "dropped {what} from {host}:{port}: {reason} {detail}"
-            " ({suppressed} more like it not logged)",
+            + (" ({suppressed} more like it not logged)" if suppressed else ""),
             what=self._what,
             host=host,
             port=port,

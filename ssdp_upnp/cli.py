@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Any, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorCore
-from twisted.internet.task import deferLater, react
+from twisted.internet.task import LoopingCall, deferLater, react
 from twisted.logger import Logger
 
 from ._bounded import int_option
@@ -32,15 +33,52 @@ from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
 from ._types import ISSDPReactor
 from .discovery import discover
-from .errors import ConfigurationError, NoSuchEntryInArray, SSDPUPnPError
+from .errors import (
+    ConfigurationError,
+    MessageError,
+    NoSuchEntryInArray,
+    NotAuthorized,
+    SSDPUPnPError,
+)
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
 from .lan import Interface, lan_interfaces
 from .legacy import LegacyResponse
-from .message import Notify, SearchResponse
+from .message import Notify, SearchRequest, SearchResponse, decode, encode
+from .node import check_network, check_node_id, check_product, check_uuid
 from .node_service import NodeConfig, NodeService
 
 log = Logger()
+T = TypeVar("T")
+
+
+class _Progress:
+    """A one-line progress indicator on stderr while a command waits (only on a terminal)."""
+
+    def __init__(self, reactor: ISSDPReactor, args: argparse.Namespace, what: str) -> None:
+        self.reactor = reactor
+        self.what = what
+        self.shown = not args.json and sys.stderr.isatty()
+        self.start = reactor.seconds()
+        self.loop: LoopingCall | None = None
+
+    def _show(self) -> None:
+        sys.stderr.write(f"\r{self.what}... {self.reactor.seconds() - self.start:.1f}s ")
+        sys.stderr.flush()
+
+    def __enter__(self) -> _Progress:
+        if self.shown:
+            self.loop = LoopingCall(self._show)
+            self.loop.clock = self.reactor
+            self.loop.start(0.25)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -71,17 +109,73 @@ def _interfaces(args: argparse.Namespace) -> list[Interface]:
     return lan_interfaces(args.interface or [])
 
 
-def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number in low..high (the parser behind every option)."""
-    convert = int_option(name, low, high)
+def _arg(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a check that raises L{ConfigurationError}: one line, exit 2."""
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> T:
         try:
-            return convert(text)
-        except ConfigurationError as e:
+            return check(text)
+        except (ConfigurationError, MessageError) as e:
             raise argparse.ArgumentTypeError(str(e)) from None
 
+    parse.__name__ = getattr(check, "__name__", "value")
     return parse
+
+
+def _int_arg(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in low..high (the parser behind every option)."""
+    return _arg(int_option(name, low, high))
+
+
+def _seconds(name: str, low: float, high: float, zero: bool = False) -> Callable[[str], float]:
+    """An argparse type: seconds in (low..high], or 0 too with C{zero}."""
+
+    def check(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number of seconds, not {text!r}") from None
+        if (zero and value == 0) or (math.isfinite(value) and low < value <= high):
+            return value
+        raise ConfigurationError(f"{name} must be over {low:g} and at most {high:g}, not {text}")
+
+    return _arg(check)
+
+
+def _search_target(text: str) -> str:
+    """An ST our own nodes would take (decoded back from the M-SEARCH it makes)."""
+    if not text:
+        raise ConfigurationError("--st must not be empty")
+    sent = decode(encode(SearchRequest(st=text, mx=2)))
+    assert isinstance(sent, SearchRequest)
+    return sent.st
+
+
+def _gateway_url(text: str) -> str:
+    if not text.startswith("http://"):
+        raise ConfigurationError(f"--gateway-url {text!r} is not an http:// URL")
+    return text
+
+
+def _short_type(st: str) -> str:
+    """What a search target names, short: C{device:blockchain:1} for the long URN."""
+    if st.startswith("urn:"):
+        parts = st.split(":")
+        return ":".join(parts[2:]) if len(parts) >= 5 else st
+    return st
+
+
+def _search_rows(found: Sequence[dict[str, Any]], verbose: bool) -> tuple[list[dict[str, Any]],
+                                                                          list[str]]:  # fmt: skip
+    """The table of C{search}: narrow (host, type, uuid) unless C{verbose}."""
+    if verbose:
+        return list(found), ["host", "st", "usn", "location", "server"]
+    rows = []
+    for row in found:
+        uuid = row["usn"][5:].split("::", 1)[0] if row["usn"].lower().startswith("uuid:") else ""
+        kind = "ssdp-upnp 0.1.0 node" if row["seen_as"] == "legacy" else _short_type(row["st"])
+        rows.append({"host": row["host"], "type": kind[:44], "uuid": uuid[:36]})
+    return rows, ["host", "type", "uuid"]
 
 
 async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
@@ -111,17 +205,22 @@ async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     searcher.open()
     searcher.search([args.st], args.mx)
     try:
-        await deferLater(reactor, args.timeout, lambda: None)
+        with _Progress(reactor, args, "searching"):
+            await deferLater(reactor, args.timeout, lambda: None)
     finally:
         await gatherResults(searcher.close())
     rows = sorted(found.values(), key=lambda r: (r["host"], r["usn"]))
-    _emit(args, rows, ["host", "st", "usn", "location", "server"])
+    if args.json:
+        _emit(args, rows)
+    else:
+        _emit(args, *_search_rows(rows, args.verbose))
 
 
 async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
-                           timeout=args.timeout, mx=args.mx,
-                           legacy=not args.no_legacy)  # fmt: skip
+    with _Progress(reactor, args, "looking for peers"):
+        peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
+                               timeout=args.timeout, mx=args.mx, wanted=args.wanted,
+                               legacy=not args.no_legacy)  # fmt: skip
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
              "network": p.network, "location": p.location,
              "external": f"{p.external[0]}:{p.external[1]}" if p.external else None}
@@ -155,8 +254,9 @@ async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
 
 
 async def _gateway(reactor: ISSDPReactor, args: argparse.Namespace) -> Gateway:
-    return await find_gateway(reactor, _interfaces(args), description_url=args.gateway_url,
-                              timeout=args.timeout)  # fmt: skip
+    with _Progress(reactor, args, "looking for the gateway"):
+        return await find_gateway(reactor, _interfaces(args), description_url=args.gateway_url,
+                                  timeout=args.timeout)  # fmt: skip
 
 
 async def _nat(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
@@ -188,13 +288,23 @@ async def _nat(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
         if existing is None:
             raise NoSuchEntryInArray(714, f"no {protocol} mapping of port {args.external}",
                                      "remove")  # fmt: skip
+        if existing.internal_client != gateway.local_address:
+            raise NotAuthorized(606, f"{protocol} {args.external} is forwarded to"
+                                f" {existing.internal_client}, not to us", "remove")  # fmt: skip
         await gateway.delete_mapping(args.external, protocol)
         _emit(args, {"removed": asdict(existing)} if args.json else
               f"removed {protocol} {args.external}")  # fmt: skip
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (exit 2), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="ssdp-upnp", description=__doc__.split("\n")[1])
+    top = _Parser(prog="ssdp-upnp", description=__doc__.split("\n")[1])
     top.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -205,7 +315,8 @@ def parser() -> argparse.ArgumentParser:
             action="append",
             help="interface name or IPv4 address (repeatable; default: all LAN)",
         )
-        p.add_argument("--timeout", type=float, default=timeout, help="seconds to wait")
+        p.add_argument("--timeout", type=_seconds("--timeout", 0, 3600, zero=timeout == 0),
+                       default=timeout, help="seconds to wait")  # fmt: skip
         p.add_argument(
             "--no-legacy",
             action="store_true",
@@ -220,24 +331,30 @@ def parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="list every SSDP answer on the LAN")
     common(search, 3.0)
-    search.add_argument("--st", default="ssdp:all", help="search target (default ssdp:all)")
+    search.add_argument("--st", default="ssdp:all", type=_arg(_search_target),
+                        help="search target (default ssdp:all)")  # fmt: skip
+    search.add_argument("--verbose", "-v", action="store_true",
+                        help="every column (ST, USN, LOCATION, SERVER)")  # fmt: skip
     search.add_argument("--mx", type=_int_arg("--mx", 1, 5), default=2, metavar="1-5")
 
     peers = sub.add_parser("peers", help="find the nodes of a product and network")
     common(peers, 3.0)
-    peers.add_argument("--product", required=True)
-    peers.add_argument("--network", default="main")
+    peers.add_argument("--product", required=True, type=_arg(check_product))
+    peers.add_argument("--network", default="main", type=_arg(check_network))
     peers.add_argument("--mx", type=_int_arg("--mx", 1, 5), default=2, metavar="1-5")
+    peers.add_argument("--wanted", type=_int_arg("--wanted", 1, 1024),
+                       help="return as soon as this many peers are known")  # fmt: skip
 
     adv = sub.add_parser("advertise", help="advertise a node until stopped")
     common(adv, 0.0)
-    adv.add_argument("--product", required=True)
+    adv.add_argument("--product", required=True, type=_arg(check_product))
     adv.add_argument("--port", type=_int_arg("--port", 1, 65535), required=True)
-    adv.add_argument("--network", default="main")
-    adv.add_argument("--node-id")
-    adv.add_argument("--uuid")
+    adv.add_argument("--network", default="main", type=_arg(check_network))
+    adv.add_argument("--node-id", type=_arg(check_node_id))
+    adv.add_argument("--uuid", type=_arg(check_uuid))
     adv.add_argument("--state-file")
-    adv.add_argument("--duration", type=float, default=0, help="stop after S seconds")
+    adv.add_argument("--duration", type=_seconds("--duration", 0, 10**7, zero=True), default=0,
+                     help="stop after S seconds")  # fmt: skip
 
     nat = sub.add_parser("nat", help="the UPnP gateway (router)")
     nat_sub = nat.add_subparsers(dest="nat_command", required=True)
@@ -246,18 +363,19 @@ def parser() -> argparse.ArgumentParser:
                        ("list", "every port mapping")):  # fmt: skip
         p = nat_sub.add_parser(name, help=text)
         common(p, 5.0)
-        p.add_argument("--gateway-url", help="the gateway's description URL (skips SSDP)")
+        p.add_argument("--gateway-url", type=_arg(_gateway_url),
+                       help="the gateway's description URL (skips SSDP)")  # fmt: skip
     add = nat_sub.add_parser("add", help="forward a port to this host")
     common(add, 5.0)
-    add.add_argument("--gateway-url")
+    add.add_argument("--gateway-url", type=_arg(_gateway_url))
     add.add_argument("internal", type=_int_arg("INTERNAL", 1, 65535))
     add.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535), nargs="?")
     add.add_argument("--udp", action="store_true")
-    add.add_argument("--lease", type=int, default=3600)
+    add.add_argument("--lease", type=_int_arg("--lease", 0, 604800), default=3600)
     add.add_argument("--description", default="ssdp-upnp")
     remove = nat_sub.add_parser("remove", help="remove a forward of this host")
     common(remove, 5.0)
-    remove.add_argument("--gateway-url")
+    remove.add_argument("--gateway-url", type=_arg(_gateway_url))
     remove.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535))
     remove.add_argument("--udp", action="store_true")
     return top
@@ -266,15 +384,37 @@ def parser() -> argparse.ArgumentParser:
 COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": _nat}
 
 
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """
+    The arguments, every one checked before anything is opened (the
+    interfaces named are looked up too): exit 2 with one line otherwise.
+    """
+    top = parser()
+    args = top.parse_args(argv)
+    try:
+        _interfaces(args)
+    except ConfigurationError as e:
+        top.error(str(e))
+    return args
+
+
+def _fail(args: argparse.Namespace, error: Exception) -> NoReturn:
+    if args.json:
+        message = {"error": type(error).__name__, "message": str(error)}
+        print(json.dumps(message, sort_keys=True), file=sys.stderr)
+    else:
+        print(f"ssdp-upnp: {error}", file=sys.stderr)
+    raise SystemExit(1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    args = parse(argv)
 
     async def run(reactor: ISSDPReactor) -> None:
         try:
             await COMMANDS[args.command](reactor, args)
         except (SSDPUPnPError, ConfigurationError, OSError) as e:
-            print(f"ssdp-upnp: {e}", file=sys.stderr)
-            raise SystemExit(1) from None
+            _fail(args, e)
 
     react(lambda reactor: Deferred.fromCoroutine(run(cast(ISSDPReactor, reactor))))
 

@@ -152,7 +152,7 @@ class PeerLog:
             return
         self.log.info(
             "peer found: {product}/{network} node {uuid} at {host}:{port}"
-            " ({unlogged} more not logged)",
+            + (" ({unlogged} more not logged)" if unlogged else ""),
             unlogged=unlogged,
             product=peer.product,
             network=peer.network,
@@ -167,7 +167,8 @@ class PeerLog:
         if (unlogged := self._allow("removed")) is None:
             return
         self.log.info(
-            "peer lost ({reason}): node {uuid} at {host}:{port} ({unlogged} more not logged)",
+            "peer lost ({reason}): node {uuid} at {host}:{port}"
+            + (" ({unlogged} more not logged)" if unlogged else ""),
             unlogged=unlogged,
             reason=reason.value,
             uuid=peer.uuid,

@@ -42,3 +42,77 @@ def test_table() -> None:
     text = _table([{"a": 1, "b": None}, {"a": "long value", "b": "x"}], ["a", "b"])
     assert text.splitlines() == ["A           B", "1", "long value  x"]
     assert _table([], ["a"]) == "(none)"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["nat", "add", "70000"], "INTERNAL must be in 1..65535"),
+        (["nat", "add", "8048", "0"], "EXTERNAL must be in 1..65535"),
+        (["nat", "add", "8048", "--lease", "-5"], "--lease must be a whole number"),
+        (["nat", "remove", "x"], "EXTERNAL must be a whole number"),
+        (["nat", "list", "--gateway-url", "https://r/"], "not an http:// URL"),
+        (["search", "--timeout", "-1"], "--timeout must be over 0"),
+        (["search", "--timeout", "nan"], "--timeout must be over 0"),
+        (["search", "--timeout", "soon"], "--timeout must be a number"),
+        (["search", "--st", ""], "--st must not be empty"),
+        (["search", "--st", "a\x01b"], "control character"),
+        (["peers", "--product", "block chain"], "product 'block chain'"),
+        (["peers", "--product", "b", "--network", "x y"], "network 'x y'"),
+        (["peers", "--product", "b", "--wanted", "0"], "--wanted must be in 1..1024"),
+        (["advertise", "--product", "b", "--port", "8048", "--uuid", "nope"], "not a uuid"),
+        (["advertise", "--product", "b", "--port", "8048", "--duration", "-3"], "--duration"),
+        (["search", "--interface", "wlan9"], "no IPv4 interface 'wlan9'"),
+    ],
+)
+def test_bad_arguments_exit_2_before_anything_is_opened(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ssdp_upnp import cli
+
+    def no_reactor(*args: object) -> None:
+        raise AssertionError("the reactor ran: something may have been sent")
+
+    monkeypatch.setattr(cli, "react", no_reactor)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1  # one line
+
+
+def test_the_search_table_is_narrow_unless_verbose() -> None:
+    from ssdp_upnp.cli import _search_rows
+
+    usn = "uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427::urn:ssdp-upnp-org:device:blockchain:1"
+    found = [{"host": "198.51.100.11", "st": "urn:ssdp-upnp-org:device:blockchain:1",
+              "usn": usn, "location": "http://198.51.100.11:40000/description.xml" + "x" * 60,
+              "server": "Linux/1 UPnP/1.1 ssdp_upnp/1.0.0a1" + "y" * 40, "seen_as": "response"},
+             {"host": "198.51.100.13", "st": "", "usn": "", "seen_as": "legacy",
+              "location": "blockchain_main://127.0.1.1:8048",
+              "server": "ssdp-upnp 0.1.0"}]  # fmt: skip
+    rows, columns = _search_rows(found, verbose=False)
+    text = _table(rows, columns)
+    assert max(len(line) for line in text.splitlines()) < 100
+    assert "device:blockchain:1" in text and "1b4e28ba-2fa1-11d2-883f-0016d3cca427" in text
+    assert "ssdp-upnp 0.1.0 node" in text
+    rows, columns = _search_rows(found, verbose=True)
+    assert columns == ["host", "st", "usn", "location", "server"]
+
+
+def test_errors_under_json_are_json_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from ssdp_upnp.cli import _fail
+    from ssdp_upnp.errors import NoGatewayFound
+
+    with pytest.raises(SystemExit) as exited:
+        _fail(argparse.Namespace(json=True), NoGatewayFound("no usable gateway found"))
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().err) == {
+        "error": "NoGatewayFound", "message": "no usable gateway found",
+    }  # fmt: skip

@@ -6,13 +6,14 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from conftest import require_lab
-from netlab import ROUTER_LAN, ROUTER_WAN, Lab
+from netlab import MINIUPNPD_HTTP_PORT, ROUTER_LAN, ROUTER_WAN, Lab
 
 pytestmark = pytest.mark.lab
 
@@ -54,10 +55,45 @@ def test_search_lists_every_answer_once(lab: Lab) -> None:
     router = [r for r in rows if r["host"] == ROUTER_LAN]
     # miniupnpd answers each search twice (its v4 and v6 sockets): listed once
     assert len(router) == len({r["usn"] for r in router}) >= 10
-    table = cli(lab, "search", "--st", "upnp:rootdevice", "--timeout", "2")
+    table = cli(lab, "search", "--st", "upnp:rootdevice", "--timeout", "2", "-v")
     assert table.returncode == 0
     assert table.stdout.splitlines()[0].split() == ["HOST", "ST", "USN", "LOCATION", "SERVER"]
     assert len(table.stdout.splitlines()) == 3  # header, the router, our node
+    narrow = cli(lab, "search", "--timeout", "2")
+    assert narrow.stdout.splitlines()[0].split() == ["HOST", "TYPE", "UUID"]
+    assert max(len(line) for line in narrow.stdout.splitlines()) < 100
+
+
+def test_peers_wanted_returns_as_soon_as_found(lab: Lab) -> None:
+    started = time.monotonic()
+    peers = as_json(cli(lab, "peers", "--product", "blockchain", "--wanted", "1", "--timeout",
+                        "30", "--json"))  # fmt: skip
+    assert [p["host"] for p in peers] == [H1] and time.monotonic() - started < 10
+
+
+def test_progress_only_on_a_terminal(lab: Lab) -> None:
+    on_pipe = cli(lab, "search", "--timeout", "1.5")
+    assert "searching..." not in on_pipe.stderr
+    # the same command with its stderr on a pseudo-terminal
+    script = (
+        "import os, pty, subprocess, sys\n"
+        "master, slave = pty.openpty()\n"
+        "done = subprocess.run(sys.argv[1:], stderr=slave, stdout=subprocess.DEVNULL)\n"
+        "os.close(slave)\n"
+        "out = b''\n"
+        "while True:\n"
+        "    try:\n"
+        "        chunk = os.read(master, 4096)\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if not chunk:\n"
+        "        break\n"
+        "    out += chunk\n"
+        "print(repr(out))\n"
+    )
+    done = lab.run("h2", [sys.executable, "-c", script, *CLI, "search", "--timeout", "1.5"],
+                   timeout=60)  # fmt: skip
+    assert "searching..." in done.stdout, done.stdout + done.stderr
 
 
 def test_peers(lab: Lab) -> None:
@@ -95,3 +131,20 @@ def test_no_gateway_is_exit_status_one() -> None:
     assert done.returncode == 1
     assert "no usable gateway found: no answer to the IGD searches" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_nat_remove_refuses_another_hosts_mapping(lab: Lab) -> None:
+    require_lab("upnpc")
+    url = f"http://{ROUTER_LAN}:{MINIUPNPD_HTTP_PORT}/rootDesc.xml"
+    added = lab.run("h1", ["upnpc", "-u", url, "-a", H1, "9200", "9200", "TCP"], timeout=30)
+    assert "is redirected to internal" in added.stdout, added.stdout
+    refused = cli(lab, "nat", "remove", "9200")
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip()
+        == f"ssdp-upnp: remove failed: 606 TCP 9200 is forwarded to {H1}, not to us"
+    )
+    assert f"{H1}:9200" in lab.nft_chain("prerouting_miniupnpd")
+    as_json_error = cli(lab, "--json", "nat", "remove", "9200")
+    assert json.loads(as_json_error.stderr)["error"] == "NotAuthorized"
+    lab.run("h1", ["upnpc", "-u", url, "-d", "9200", "TCP"], timeout=30)
