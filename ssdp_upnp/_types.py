@@ -16,9 +16,10 @@ from typing import Protocol, cast
 from twisted.internet.interfaces import IReactorMulticast, IReactorTCP, IReactorTime, IReactorUDP
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
+from zope.interface import Interface
 
 
-class ISSDPReactor(IReactorMulticast, IReactorUDP, IReactorTCP, IReactorTime):
+class ISSDPReactor(IReactorMulticast, IReactorUDP, IReactorTCP, IReactorTime, Interface):
     """
     What an SSDP node needs of its reactor: multicast and UDP ports, TCP
     (the description server and the HTTP client to the gateway), and time.

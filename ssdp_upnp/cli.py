@@ -1,5 +1,5 @@
 """
-ssdp-upnp: look at the LAN and the router from a shell.
+ssdp-upnp: look at the LAN and the router from a shell::
 
     ssdp-upnp search [--st ST] [--timeout S] [--interface IP]
     ssdp-upnp peers --product P [--network N]

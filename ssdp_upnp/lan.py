@@ -107,7 +107,7 @@ class LANInterfaces:
     The interfaces a node runs on, one list for all its parts.
 
     C{read} gives the interfaces to use now (e.g. C{lambda: lan_interfaces(["eth0"])});
-    L{refresh} reads them again and, when they changed, tells every follower.
+    L{update} takes a new list and, when it differs, tells every follower.
 
     @ivar current: the interfaces in use.
     @raise NoInterfaceError: (from the constructor) C{read} finds none.

@@ -61,13 +61,13 @@ class Answer:
 
 def match_search_target(st: str, advertised: Sequence[str]) -> list[Answer]:
     """
-    The answers a device advertising C{advertised} owes to a search for C{st}.
+    The answers a device advertising C{advertised} owes to a search for C{st}:
 
-    - C{ssdp:all}: one answer per advertised NT, each echoing its NT;
-    - C{upnp:rootdevice} and C{uuid:...}: the NT itself (uuids compare without case);
-    - a type URN: an advertised type of the same domain, kind and name whose
-      version is at least the one searched for; the answer echoes the searched
-      version (a C{:2} device answers C{:1}, never the reverse).
+      - C{ssdp:all}: one answer per advertised NT, each echoing its NT;
+      - C{upnp:rootdevice} and C{uuid:...}: the NT itself (uuids compare without case);
+      - a type URN: an advertised type of the same domain, kind and name whose
+        version is at least the one searched for; the answer echoes the searched
+        version (a C{:2} device answers C{:1}, never the reverse).
     """
     st = st.strip()
     if st.lower() == SSDP_ALL:

@@ -1,5 +1,5 @@
 """
-The seed's blocking API, on top of the Twisted services.
+The seed's blocking API, on top of the Twisted services::
 
     from ssdp_upnp.ssdp import Server, Client, Nat, gen_logger
 

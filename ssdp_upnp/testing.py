@@ -1,7 +1,7 @@
 """
 In-memory fakes for testing code that uses ssdp_upnp, or ssdp_upnp itself.
 
-Twisted's L{MemoryReactorClock} has no C{listenUDP} or C{listenMulticast};
+Twisted's C{MemoryReactorClock} has no C{listenUDP} or C{listenMulticast};
 L{MemoryMulticastReactor} adds them, handing out L{MemoryDatagramPort}s that
 record what is written, joined and set, and into which a test delivers
 datagrams; L{MemoryLAN} carries datagrams between several such hosts. No
@@ -156,7 +156,7 @@ class MemoryDatagramPort:
 @implementer(ISSDPReactor, IReactorUDP, IReactorMulticast)
 class MemoryMulticastReactor(MemoryReactorClock):
     """
-    A L{MemoryReactorClock} (TCP, time) with in-memory UDP and multicast.
+    A C{MemoryReactorClock} (TCP, time) with in-memory UDP and multicast.
 
     C{failing_interfaces} holds interface addresses whose C{joinGroup} fails
     with ENODEV; C{busy_ports} holds ports C{listen*} refuses as in use

@@ -127,3 +127,14 @@ def test_editable_install_finds_the_plugin(tmp_path: Path) -> None:
     assert lines[1] == str(ROOT / "twisted" / "plugins" / "ssdp_upnp_plugin.py")
     assert "ssdp" in lines[2].split()
     assert any(line.split()[:1] == ["ssdp"] for line in lines[3:])
+
+
+def test_api_reference_builds_without_a_warning(tmp_path: Path) -> None:
+    """pydoctor over the package, every warning an error (a broken L{link}, a bad docstring)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pydoctor", "--project-name", "ssdp_upnp", "--docformat",
+         "epytext", "--html-output", str(tmp_path / "api"), "-q", "-W", str(ROOT / "ssdp_upnp")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "api" / "ssdp_upnp.node_service.NodeService.html").exists()
