@@ -7,6 +7,7 @@ ssdp-upnp: look at the LAN and the router from a shell::
     ssdp-upnp nat status | external-ip | list
     ssdp-upnp nat add INTERNAL [EXTERNAL] [--udp] [--lease S]
     ssdp-upnp nat remove EXTERNAL [--udp]
+    ssdp-upnp diagnose [--product P] [--gateway-url URL]
 
 Tables for people, C{--json} for scripts. Exit status: 0 done, 1 failed (no
 gateway, a refusal, nothing in time), 2 bad usage. Built on the Deferred API
@@ -16,6 +17,7 @@ and C{task.react}.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import math
 import sys
@@ -32,6 +34,7 @@ from ._bounded import int_option
 from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
 from ._types import ISSDPReactor
+from .diagnosis import diagnose
 from .discovery import discover
 from .errors import (
     ConfigurationError,
@@ -42,7 +45,7 @@ from .errors import (
 )
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
-from .lan import Interface, lan_interfaces
+from .lan import Interface, lan_interfaces, system_interfaces
 from .legacy import LegacyResponse
 from .message import Notify, SearchRequest, SearchResponse, decode, encode
 from .node import check_network, check_node_id, check_product, check_uuid
@@ -155,6 +158,46 @@ def _gateway_url(text: str) -> str:
     if not text.startswith("http://"):
         raise ConfigurationError(f"--gateway-url {text!r} is not an http:// URL")
     return text
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _global_ipv6() -> list[str]:
+    import ifaddr
+
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, tuple) and ipaddress.IPv6Address(ip.ip[0]).is_global:
+                found.append(f"{ip.ip[0]} ({adapter.nice_name})")
+    return found
+
+
+async def _diagnose(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    sharing = _read("/proc/net/udp")  # before we open anything of our own
+    with _Progress(reactor, args, "diagnosing"):
+        report = await diagnose(
+            reactor, _interfaces(args), system_interfaces(), product=args.product,
+            timeout=args.timeout, gateway_url=args.gateway_url, proc_net_udp=sharing,
+            ipv6=_global_ipv6(),
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps({"reachable": report.reachable,
+                          "findings": [f.as_dict() for f in report.findings]}))  # fmt: skip
+    else:
+        for finding in report.findings:
+            print(f"{finding.verdict.value.upper():5} {finding.topic:16} {finding.detail}")
+            if finding.advice:
+                print(f"{'':22}-> {finding.advice}")
+        print("reachable from outside: " + ("yes" if report.reachable else "no"))
+    if not report.reachable:
+        raise SystemExit(1)
 
 
 def _short_type(st: str) -> str:
@@ -356,6 +399,11 @@ def parser() -> argparse.ArgumentParser:
     adv.add_argument("--duration", type=_seconds("--duration", 0, 10**7, zero=True), default=0,
                      help="stop after S seconds")  # fmt: skip
 
+    diag = sub.add_parser("diagnose", help="why peers cannot reach this node: one report")
+    common(diag, 3.0)
+    diag.add_argument("--product", default="blockchain", type=_arg(check_product))
+    diag.add_argument("--gateway-url", type=_arg(_gateway_url))
+
     nat = sub.add_parser("nat", help="the UPnP gateway (router)")
     nat_sub = nat.add_subparsers(dest="nat_command", required=True)
     for name, text in (("status", "connection status and external address"),
@@ -381,7 +429,8 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": _nat}
+COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": _nat,
+            "diagnose": _diagnose}  # fmt: skip
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -1,0 +1,92 @@
+"""The diagnosis report: its pure parts, and a run against the in-memory router."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from twisted.internet.defer import Deferred
+
+from helpers import ETH0, result_of
+from ssdp_upnp.diagnosis import (
+    Report,
+    Verdict,
+    classify_external,
+    diagnose,
+    interface_findings,
+    search_finding,
+    sockets_on_port,
+)
+from ssdp_upnp.lan import Interface
+from ssdp_upnp.testing import FakeRouter, MemoryMulticastReactor, StubHTTPClient, igd_site
+
+LO = Interface.parse("lo", "127.0.0.1/8")
+DOCKER = Interface.parse("docker0", "172.17.0.1/16")
+URL = "http://198.51.100.1:5000/rootDesc.xml"
+PROC_NET_UDP = (
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+    "  12: 00000000:076C 00000000:0000 07 00000000:00000000 00:00000000 00000000     0\n"
+    "  13: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0\n"
+)
+
+
+def test_interfaces_used_and_skipped_and_why() -> None:
+    findings = interface_findings([LO, ETH0, DOCKER], [ETH0, DOCKER])
+    verdicts = {f.detail.split(":")[0]: f.verdict for f in findings}
+    assert verdicts == {"lo 127.0.0.1/8": Verdict.INFO, "eth0 198.51.100.11/24": Verdict.OK,
+                        "docker0 172.17.0.1/16": Verdict.WARN}  # fmt: skip
+    (only_lo,) = [f for f in interface_findings([LO], [LO]) if f.verdict is Verdict.FAIL]
+    assert "only loopback" in only_lo.detail
+
+
+def test_port_1900_sharing_and_external_addresses() -> None:
+    assert sockets_on_port(PROC_NET_UDP) == 1 and sockets_on_port("header only\n") == 0
+    assert classify_external("203.0.113.2")[0] is Verdict.OK
+    assert "CGNAT" in classify_external("100.64.3.4")[1]
+    assert "double NAT" in classify_external("192.168.1.2")[1]
+
+
+def test_search_answers() -> None:
+    assert search_finding("blockchain", [], []).verdict is Verdict.WARN
+    found = search_finding("blockchain", ["198.51.100.12:8048"], ["198.51.100.1"] * 3)
+    assert found.verdict is Verdict.OK and "1 blockchain node(s)" in found.detail
+    assert "1 other UPnP device(s)" in found.detail
+
+
+def run(router: FakeRouter | None, **kw: object) -> tuple[Deferred[Report], MemoryMulticastReactor]:
+    reactor = MemoryMulticastReactor()
+    http = StubHTTPClient(igd_site(router)) if router is not None else None
+    d = Deferred.fromCoroutine(diagnose(
+        reactor, [ETH0], [LO, ETH0], timeout=1, gateway_url=URL if router else None, http=http,
+        proc_net_udp=PROC_NET_UDP, rng=random.Random(1), **kw,  # type: ignore[arg-type]
+    ))  # fmt: skip
+    for _ in range(80):
+        reactor.advance(0.1)
+    return d, reactor
+
+
+def test_a_reachable_node() -> None:
+    router = FakeRouter()
+    d, reactor = run(router)
+    report = result_of(d)
+    topics = {f.topic: f for f in report.findings}
+    assert report.reachable and report.exit_code == 0
+    assert topics["gateway"].verdict is Verdict.OK and "IGD2" in topics["gateway"].detail
+    assert topics["test mapping"].verdict is Verdict.OK and router.table == {}
+    assert topics["port 1900"].verdict is Verdict.INFO
+    assert topics["ipv6"].verdict is Verdict.INFO
+    assert reactor.open_ports() == []
+
+
+@pytest.mark.parametrize(
+    "router, why",
+    [(FakeRouter(external_ip="192.168.0.2"), "double NAT"),
+     (FakeRouter(requester="198.51.100.99"), "secure mode"),
+     (None, "no UPnP IGD")],
+)  # fmt: skip
+def test_an_unreachable_node_says_why(router: FakeRouter | None, why: str) -> None:
+    d, _ = run(router)
+    report = result_of(d)
+    assert not report.reachable and report.exit_code == 1
+    failed = [f for f in report.findings if f.verdict is Verdict.FAIL]
+    assert any(why in f.detail or why in (f.advice or "") for f in failed), failed
