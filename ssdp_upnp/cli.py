@@ -45,7 +45,7 @@ from .errors import (
 )
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
-from .lan import Interface, lan_interfaces, system_interfaces
+from .lan import Interface, lan_choice, lan_interfaces
 from .legacy import LegacyResponse
 from .message import Notify, SearchRequest, SearchResponse, decode, encode
 from .node import check_network, check_node_id, check_product, check_uuid
@@ -109,7 +109,7 @@ def _emit(args: argparse.Namespace, data: Any, columns: Sequence[str] | None = N
 
 
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
-    return lan_interfaces(args.interface or [])
+    return lan_interfaces(args.interface or [], args.exclude_interface or [])
 
 
 def _arg(check: Callable[[str], T]) -> Callable[[str], T]:
@@ -182,8 +182,9 @@ def _global_ipv6() -> list[str]:
 async def _diagnose(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     sharing = _read("/proc/net/udp")  # before we open anything of our own
     with _Progress(reactor, args, "diagnosing"):
+        chosen, skipped = lan_choice(args.interface or [], args.exclude_interface or [])
         report = await diagnose(
-            reactor, _interfaces(args), system_interfaces(), product=args.product,
+            reactor, chosen, skipped, product=args.product,
             timeout=args.timeout, gateway_url=args.gateway_url, proc_net_udp=sharing,
             ipv6=_global_ipv6(),
         )  # fmt: skip
@@ -357,6 +358,11 @@ def parser() -> argparse.ArgumentParser:
             "-i",
             action="append",
             help="interface name or IPv4 address (repeatable; default: all LAN)",
+        )
+        p.add_argument(
+            "--exclude-interface",
+            action="append",
+            help="interface name or IPv4 address never to use (repeatable)",
         )
         p.add_argument("--timeout", type=_seconds("--timeout", 0, 3600, zero=timeout == 0),
                        default=timeout, help="seconds to wait")  # fmt: skip

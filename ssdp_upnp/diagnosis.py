@@ -15,7 +15,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -31,13 +30,11 @@ from ._types import HTTPClient, ISSDPReactor
 from .errors import NotAuthorized, SSDPUPnPError
 from .gateway_discovery import find_gateway
 from .igd import is_double_nat
-from .lan import Interface
+from .lan import VIRTUAL_NAMES, Interface, Skipped
 from .legacy import LegacyResponse
 from .message import SearchResponse
 from .node import read_advertisement
 
-#: Interface names that mark containers, virtual bridges and tunnels (not the LAN of peers).
-VIRTUAL = re.compile(r"^(docker|veth|br-|virbr|cni|flannel|tun|tap|wg|tailscale|zt|utun)")
 SSDP_PORT_HEX = ":076C"  # 1900, as /proc/net/udp writes it
 TEST_LEASE = 120
 log = Logger()
@@ -77,30 +74,23 @@ class Report:
 # -- pure parts
 
 
-def interface_findings(
-    available: Sequence[Interface], chosen: Sequence[Interface]
-) -> list[Finding]:
-    """Each of the host's IPv4 addresses: used or not, and why."""
+def interface_findings(chosen: Sequence[Interface], skipped: Sequence[Skipped]) -> list[Finding]:
+    """Each of the host's IPv4 addresses: used, or skipped and why."""
     findings = []
-    for interface in available:
+    for interface in chosen:
         where = f"{interface.name} {interface.address}"
-        if interface in chosen:
-            if VIRTUAL.match(interface.name):
-                findings.append(Finding(
-                    "interfaces", Verdict.WARN,
-                    f"{where}: used, but its name marks a container bridge or a tunnel",
-                    "its peers are containers or VPN hosts, not your LAN: choose the LAN with"
-                    " --interface",
-                ))  # fmt: skip
-            else:
-                findings.append(Finding("interfaces", Verdict.OK, f"{where}: used"))
-        elif interface.is_loopback:
-            findings.append(Finding("interfaces", Verdict.INFO, f"{where}: skipped (loopback)"))
-        elif interface.address.ip.is_link_local:
-            findings.append(Finding("interfaces", Verdict.INFO,
-                                    f"{where}: skipped (link-local only)"))  # fmt: skip
+        if VIRTUAL_NAMES.match(interface.name):
+            findings.append(Finding(
+                "interfaces", Verdict.WARN,
+                f"{where}: used, but its name marks a container bridge or a tunnel",
+                "its peers are containers or VPN hosts, not your LAN: choose the LAN with"
+                " --interface",
+            ))  # fmt: skip
         else:
-            findings.append(Finding("interfaces", Verdict.INFO, f"{where}: not asked for"))
+            findings.append(Finding("interfaces", Verdict.OK, f"{where}: used"))
+    for skip in skipped:
+        where = f"{skip.interface.name} {skip.interface.address}"
+        findings.append(Finding("interfaces", Verdict.INFO, f"{where}: skipped ({skip.reason})"))
     if chosen and all(i.is_loopback for i in chosen):
         findings.append(Finding(
             "interfaces", Verdict.FAIL, "only loopback: no LAN interface with an IPv4 address",
@@ -165,7 +155,7 @@ def search_finding(product: str, nodes: Iterable[str], others: Iterable[str]) ->
 async def diagnose(
     reactor: ISSDPReactor,
     interfaces: Sequence[Interface],
-    available: Sequence[Interface],
+    skipped: Sequence[Skipped],
     *,
     product: str = "blockchain",
     timeout: float = 3.0,
@@ -178,13 +168,13 @@ async def diagnose(
     """
     Observe and report.
 
-    @param interfaces: those to check (chosen); C{available}: all the host's.
+    @param interfaces: those to check (chosen); C{skipped}: the others, with why.
     @param proc_net_udp: the text of C{/proc/net/udp} read before anything was opened.
     @param ipv6: the host's global IPv6 addresses.
     @return: a Deferred-compatible coroutine of the L{Report} (nothing raises:
         every failure is a finding).
     """
-    findings = interface_findings(available, interfaces)
+    findings = interface_findings(interfaces, skipped)
     findings.append(sharing_finding(sockets_on_port(proc_net_udp)))
     findings.extend(await _ssdp_findings(reactor, interfaces, product, timeout))
     gateway_findings, reachable = await _gateway_findings(

@@ -11,7 +11,9 @@ again when the host's addresses may have changed, and followed by every part.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+import os
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,38 +64,121 @@ def system_interfaces() -> list[Interface]:
     return found
 
 
-def select_interfaces(
-    available: Sequence[Interface], wanted: Iterable[str] = ()
-) -> list[Interface]:
-    """
-    Choose the interfaces to run SSDP on.
+#: Names that mark containers, virtual bridges and tunnels: not the LAN where peers are.
+VIRTUAL_NAMES = re.compile(
+    r"^(docker|veth|br-|virbr|cni|flannel|tun|tap|wg|tailscale|zt|utun)", re.IGNORECASE
+)
 
-    @param wanted: interface names or IPv4 addresses; empty means every
-        non-loopback IPv4 interface, or loopback when there is nothing else
-        (a host with no LAN, a test namespace).
+
+@dataclass(frozen=True)
+class Skipped:
+    """An address not used by default, and why."""
+
+    interface: Interface
+    reason: str
+
+
+def skip_reason(interface: Interface, point_to_point: Collection[str] = ()) -> str | None:
+    """Why C{interface} is not a LAN to run SSDP on by default, or None if it is one."""
+    ip = interface.address.ip
+    if interface.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local only"
+    if VIRTUAL_NAMES.match(interface.name):
+        return "a container bridge or a tunnel, by its name"
+    if interface.name in point_to_point:
+        return "a point-to-point link"
+    if ip.is_global:
+        return "a public address (SSDP stays on LANs: a router's WAN side, a VPS)"
+    return None
+
+
+def choose_interfaces(
+    available: Sequence[Interface],
+    wanted: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    point_to_point: Collection[str] = (),
+) -> tuple[list[Interface], list[Skipped]]:
+    """
+    Choose the interfaces to run SSDP on, and say why the others are not.
+
+    @param wanted: interface names or IPv4 addresses, used whatever they are;
+        empty means every LAN interface (see L{skip_reason}), or loopback when
+        there is nothing else (a host with no LAN, a test namespace).
+    @param exclude: names or addresses never used.
     @raise NoInterfaceError: a wanted name or address is not on this host, or
         there is no IPv4 interface at all.
     """
-    wanted = list(wanted)
-    if not wanted:
-        lan = [i for i in available if not i.is_loopback and not i.address.ip.is_link_local]
-        chosen = lan or [i for i in available if i.is_loopback]
+    wanted, exclude = list(wanted), set(exclude)
+    skipped: list[Skipped] = []
+    if wanted:
+        chosen: list[Interface] = []
+        for want in wanted:
+            matches = [i for i in available if want in (i.name, i.ip)]
+            if not matches:
+                names = ", ".join(f"{i.name} ({i.ip})" for i in available) or "none"
+                raise NoInterfaceError(f"no IPv4 interface {want!r}; this host has: {names}")
+            chosen.extend(m for m in matches if m not in chosen)
+        reason: str | None = "not asked for"
+    else:
+        chosen = []
+        for interface in available:
+            reason = skip_reason(interface, point_to_point)
+            if reason is None:
+                chosen.append(interface)
+            else:
+                skipped.append(Skipped(interface, reason))
+        if not chosen:
+            chosen = [s.interface for s in skipped if s.interface.is_loopback]
+            skipped = [s for s in skipped if s.interface not in chosen]
         if not chosen:
             raise NoInterfaceError("this host has no IPv4 interface")
-        return chosen
-    chosen = []
-    for want in wanted:
-        matches = [i for i in available if want in (i.name, i.ip)]
-        if not matches:
-            names = ", ".join(f"{i.name} ({i.ip})" for i in available) or "none"
-            raise NoInterfaceError(f"no IPv4 interface {want!r}; this host has: {names}")
-        chosen.extend(m for m in matches if m not in chosen)
-    return chosen
+        reason = None
+    if reason is not None:
+        skipped = [Skipped(i, reason) for i in available if i not in chosen]
+    excluded = [i for i in chosen if i.name in exclude or i.ip in exclude]
+    chosen = [i for i in chosen if i not in excluded]
+    skipped.extend(Skipped(i, "excluded") for i in excluded)
+    if not chosen:
+        raise NoInterfaceError("every interface is excluded")
+    return chosen, skipped
 
 
-def lan_interfaces(wanted: Iterable[str] = ()) -> list[Interface]:
-    """L{select_interfaces} over this host's interfaces (see there)."""
-    return select_interfaces(system_interfaces(), wanted)
+def select_interfaces(
+    available: Sequence[Interface], wanted: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> list[Interface]:
+    """The interfaces L{choose_interfaces} chooses (without the reasons for the others)."""
+    return choose_interfaces(available, wanted, exclude)[0]
+
+
+def point_to_point_links(root: str = "/sys/class/net") -> set[str]:
+    """The names of this host's point-to-point links (IFF_POINTOPOINT in their flags; Linux)."""
+    found: set[str] = set()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            with open(os.path.join(root, name, "flags")) as f:
+                if int(f.read().strip(), 16) & 0x10:
+                    found.add(name)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def lan_choice(
+    wanted: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> tuple[list[Interface], list[Skipped]]:
+    """L{choose_interfaces} over this host's interfaces."""
+    return choose_interfaces(system_interfaces(), wanted, exclude, point_to_point_links())
+
+
+def lan_interfaces(wanted: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[Interface]:
+    """The interfaces of this host to run SSDP on (see L{choose_interfaces})."""
+    return lan_choice(wanted, exclude)[0]
 
 
 class FollowsInterfaces(Protocol):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 
 from ._types import HTTPClient, ISSDPReactor, global_reactor
 from ._watcher import InterfaceWatcher
@@ -27,7 +28,7 @@ from .discovery import DiscoveryService
 from .errors import ConfigurationError
 from .gateway import Gateway
 from .gateway_discovery import find_gateway
-from .lan import Interface, LANInterfaces, lan_interfaces
+from .lan import Interface, LANInterfaces, lan_choice, lan_interfaces
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
 from .portmapping import Forward, PortMappingService
@@ -40,7 +41,10 @@ class NodeConfig:
     What a node is and does. Product, network, port, node id and uuid are
     checked when it is made (L{ConfigurationError}); the services check the rest.
 
-    @ivar interfaces: interface names or IPv4 addresses (empty: every LAN one).
+    @ivar interfaces: interface names or IPv4 addresses (empty: every LAN one:
+        not loopback, link-local, container bridges, tunnels, point-to-point
+        links or public addresses; see L{ssdp_upnp.lan.skip_reason}).
+    @ivar exclude_interfaces: names or addresses never used.
     @ivar state_file: where the uuid and boot id are kept (default: per
         product, network and port under C{$XDG_STATE_HOME/ssdp-upnp}).
     @ivar search_interval: seconds between discovery searches (None: once).
@@ -57,6 +61,7 @@ class NodeConfig:
     uuid: str | None = None
     state_file: str | None = None
     interfaces: tuple[str, ...] = ()
+    exclude_interfaces: tuple[str, ...] = ()
     advertise: bool = True
     discover: bool = True
     http_port: int = 0
@@ -107,6 +112,8 @@ class NodeService(MultiService):
     @ivar lan: the interfaces every part runs on.
     """
 
+    log = Logger()
+
     def __init__(
         self,
         config: NodeConfig,
@@ -120,7 +127,15 @@ class NodeService(MultiService):
         self.config = config
         self.reactor = reactor = reactor if reactor is not None else global_reactor()
         self.http = http
-        read = interfaces or (lambda: lan_interfaces(config.interfaces))
+        if interfaces is None:
+            chosen, skipped = lan_choice(config.interfaces, config.exclude_interfaces)
+            self.log.info(
+                "running on {chosen}{skipped}",
+                chosen=", ".join(f"{i.name} ({i.ip})" for i in chosen),
+                skipped="".join(f"; skipping {s.interface.name} ({s.interface.ip}): {s.reason}"
+                                for s in skipped),
+            )  # fmt: skip
+        read = interfaces or (lambda: lan_interfaces(config.interfaces, config.exclude_interfaces))
         self.lan = LANInterfaces(read)
         self.node: NodeInfo | None = None
         self.boot_id: int | None = None

@@ -88,6 +88,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["interfaces"] = []
+        self["exclude-interfaces"] = []
         self["forwards"] = []
 
     def opt_interface(self, value: str) -> None:
@@ -95,6 +96,10 @@ class Options(usage.Options):
         self["interfaces"].append(value)
 
     opt_i = opt_interface
+
+    def opt_exclude_interface(self, value: str) -> None:
+        """An interface name or IPv4 address never to run on (repeatable)."""
+        self["exclude-interfaces"].append(value)
 
     def opt_forward(self, value: str) -> None:
         """Keep a port forwarded on the gateway: INTERNAL[:EXTERNAL][/udp] (repeatable)."""
@@ -115,7 +120,9 @@ class Options(usage.Options):
             self.node = NodeConfig(
                 product=self["product"], network=self["network"], port=self["port"],
                 node_id=self["node-id"], uuid=self["uuid"], state_file=self["state-file"],
-                interfaces=tuple(self["interfaces"]), advertise=not self["no-advertise"],
+                interfaces=tuple(self["interfaces"]),
+                exclude_interfaces=tuple(self["exclude-interfaces"]),
+                advertise=not self["no-advertise"],
                 discover=not self["no-discover"], http_port=self["http-port"],
                 max_age=self["max-age"], ttl=self["ttl"], mx=self["mx"],
                 search_interval=self["search-interval"], forwards=tuple(self["forwards"]),
@@ -202,8 +209,8 @@ def makeService(
     @param available: the host's interfaces (default: read from the system).
     @raise usage.UsageError: an interface is unknown, or the state file is unusable.
     """
-    wanted = config.node.interfaces
-    read = None if available is None else (lambda: select_interfaces(available, wanted))
+    wanted, exclude = config.node.interfaces, config.node.exclude_interfaces
+    read = None if available is None else (lambda: select_interfaces(available, wanted, exclude))
     try:
         node = TwistdNode(config.node, reactor, interfaces=read)
     except (SSDPUPnPError, OSError, ValueError) as e:

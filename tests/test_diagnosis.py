@@ -17,7 +17,7 @@ from ssdp_upnp.diagnosis import (
     search_finding,
     sockets_on_port,
 )
-from ssdp_upnp.lan import Interface
+from ssdp_upnp.lan import Interface, Skipped, choose_interfaces
 from ssdp_upnp.testing import FakeRouter, MemoryMulticastReactor, StubHTTPClient, igd_site
 
 LO = Interface.parse("lo", "127.0.0.1/8")
@@ -31,11 +31,17 @@ PROC_NET_UDP = (
 
 
 def test_interfaces_used_and_skipped_and_why() -> None:
-    findings = interface_findings([LO, ETH0, DOCKER], [ETH0, DOCKER])
+    chosen, skipped = choose_interfaces([LO, ETH0, DOCKER])
+    findings = interface_findings(chosen, skipped)
     verdicts = {f.detail.split(":")[0]: f.verdict for f in findings}
     assert verdicts == {"lo 127.0.0.1/8": Verdict.INFO, "eth0 198.51.100.11/24": Verdict.OK,
-                        "docker0 172.17.0.1/16": Verdict.WARN}  # fmt: skip
-    (only_lo,) = [f for f in interface_findings([LO], [LO]) if f.verdict is Verdict.FAIL]
+                        "docker0 172.17.0.1/16": Verdict.INFO}  # fmt: skip
+    assert any("docker0" in f.detail and "container" in f.detail for f in findings)
+    # chosen on purpose, it is used but warned about
+    chosen, skipped = choose_interfaces([LO, ETH0, DOCKER], ["docker0"])
+    (warned,) = [f for f in interface_findings(chosen, skipped) if f.verdict is Verdict.WARN]
+    assert "docker0" in warned.detail
+    (only_lo,) = [f for f in interface_findings([LO], []) if f.verdict is Verdict.FAIL]
     assert "only loopback" in only_lo.detail
 
 
@@ -57,8 +63,9 @@ def run(router: FakeRouter | None, **kw: object) -> tuple[Deferred[Report], Memo
     reactor = MemoryMulticastReactor()
     http = StubHTTPClient(igd_site(router)) if router is not None else None
     d = Deferred.fromCoroutine(diagnose(
-        reactor, [ETH0], [LO, ETH0], timeout=1, gateway_url=URL if router else None, http=http,
-        proc_net_udp=PROC_NET_UDP, rng=random.Random(1), **kw,  # type: ignore[arg-type]
+        reactor, [ETH0], [Skipped(LO, "loopback")], timeout=1,
+        gateway_url=URL if router else None, http=http, proc_net_udp=PROC_NET_UDP,
+        rng=random.Random(1), **kw,  # type: ignore[arg-type]
     ))  # fmt: skip
     for _ in range(80):
         reactor.advance(0.1)

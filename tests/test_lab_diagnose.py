@@ -67,6 +67,12 @@ def test_a_docker_bridge_is_named() -> None:
         for link in ("docker0", "vethd0"):
             subprocess.run(["ip", "-n", ns, "link", "set", link, "up"], check=True)
         code, report = diagnose(lab, "--timeout", "1")
-    warned = [f for f in by_topic(report, "interfaces") if f["verdict"] == "warn"]
-    assert [f["detail"].split()[0] for f in warned] == ["docker0"], report
-    assert "container" in warned[0]["detail"] and "--interface" in warned[0]["advice"]
+        _, chosen = diagnose(lab, "--timeout", "1", "--interface", "docker0")
+    warned = [f for f in by_topic(chosen, "interfaces") if f["verdict"] == "warn"]
+    assert [f["detail"].split()[0] for f in warned] == ["docker0"], chosen
+    assert "--interface" in warned[0]["advice"]
+    # skipped by default, and why
+    skipped = [f for f in by_topic(report, "interfaces") if "docker0" in f["detail"]]
+    assert [f["verdict"] for f in skipped] == ["info"] and "container" in skipped[0]["detail"]
+    used = [f for f in by_topic(report, "interfaces") if f["verdict"] == "ok"]
+    assert [f["detail"].split()[0] for f in used] == ["eth0"]

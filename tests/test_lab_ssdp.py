@@ -172,3 +172,25 @@ def test_unicast_search_is_answered_every_time_beside_discovery(lab: Lab, tmp_pa
     """One socket on 1900 per node: with discovery running too, 40 unicast searches, 40 answers."""
     twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048")
     assert unicast_searches(lab, "h2", 40)["answered"] == 40
+
+
+def test_container_bridges_and_tunnels_are_skipped_and_said_so(lab: Lab, tmp_path: Path) -> None:
+    ns = lab.ns("h1")
+    for name, peer, cidr in (("docker0", "vethd0", "172.17.0.1/16"),
+                             ("wg0", "vethw0", "10.66.0.2/24")):  # fmt: skip
+        subprocess.run(["ip", "-n", ns, "link", "add", name, "type", "veth", "peer", "name", peer],
+                       check=True)  # fmt: skip
+        subprocess.run(["ip", "-n", ns, "addr", "add", cidr, "dev", name], check=True)
+        for link in (name, peer):
+            subprocess.run(["ip", "-n", ns, "link", "set", link, "up"], check=True)
+    node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--no-discover")
+    (running,) = [line for line in node.lines if "running on" in line]
+    assert "running on eth0 (198.51.100.11)" in running
+    assert "skipping docker0 (172.17.0.1): a container bridge or a tunnel" in running
+    assert "skipping wg0 (10.66.0.2)" in running
+    (advertising,) = [line for line in node.lines if "advertising blockchain node" in line]
+    assert "198.51.100.11" in advertising and "172.17.0.1" not in advertising
+    # named, it is used
+    chosen = twistd(lab, "h1", tmp_path / "b.json", "--product", "blockchain", "--port", "9000",
+                    "--no-discover", "--interface", "docker0")  # fmt: skip
+    assert any("advertising" in line and "172.17.0.1" in line for line in chosen.lines)

@@ -52,3 +52,33 @@ def test_sender_interface_by_subnet() -> None:
     assert interface_for([ETH0, ETH1], "10.1.255.1") is ETH1
     assert interface_for([ETH0, ETH1], "203.0.113.9") is None
     assert interface_for([ETH0], "fe80::1") is None
+
+
+def test_the_default_choice_skips_what_is_not_a_lan_and_says_why() -> None:
+    from ssdp_upnp.lan import choose_interfaces
+
+    candidates = [LO, ETH0] + [
+        Interface.parse(name, cidr) for name, cidr in (
+            ("docker0", "172.17.0.1/16"), ("veth1a2b", "172.18.0.1/16"),
+            ("br-5f3c", "172.19.0.1/16"), ("virbr0", "192.168.122.1/24"),
+            ("cni0", "10.88.0.1/16"), ("flannel.1", "10.244.0.0/32"),
+            ("tun0", "10.8.0.2/24"), ("tap0", "10.9.9.2/24"), ("wg0", "10.66.0.2/24"),
+            ("tailscale0", "100.100.1.2/32"), ("zt3jnkd", "10.147.17.2/24"),
+            ("utun3", "10.7.0.2/24"), ("ppp0", "10.64.0.9/32"), ("eth9", "8.8.4.4/24"),
+        )
+    ]  # fmt: skip
+    chosen, skipped = choose_interfaces(candidates, point_to_point={"ppp0"})
+    assert chosen == [ETH0]
+    reasons = {s.interface.name: s.reason for s in skipped}
+    assert reasons["lo"] == "loopback"
+    assert all("container bridge or a tunnel" in reasons[n] for n in (
+        "docker0", "veth1a2b", "br-5f3c", "virbr0", "cni0", "flannel.1", "tun0", "tap0", "wg0",
+        "tailscale0", "zt3jnkd", "utun3"))  # fmt: skip
+    assert reasons["ppp0"] == "a point-to-point link" and "public" in reasons["eth9"]
+    # named, any of them is used; excluded, never
+    assert choose_interfaces(candidates, ["docker0"])[0] == [candidates[2]]
+    chosen, skipped = choose_interfaces([LO, ETH0, ETH1], exclude=["eth1"])
+    assert chosen == [ETH0] and ("eth1", "excluded") in {(s.interface.name, s.reason)
+                                                         for s in skipped}  # fmt: skip
+    with pytest.raises(NoInterfaceError, match="every interface is excluded"):
+        choose_interfaces([ETH0], exclude=[ETH0.ip])
