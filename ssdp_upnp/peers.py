@@ -9,6 +9,7 @@ The discovery service moves the bytes and the time; this module decides.
 from __future__ import annotations
 
 import enum
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -225,6 +226,35 @@ class PeerTable:
         # claims by another address, by key: (the new sighting, or None for a byebye; deadline)
         self._contested: dict[str, tuple[Peer | None, float]] = {}
         self._refused: list[PeerRefused] = []
+        # when each peer expires and each claim falls due, as heaps of (time, key): an entry
+        # whose peer or claim has since changed is stale and dropped when it comes up
+        self._expiries: list[tuple[float, str]] = []
+        self._deadlines: list[tuple[float, str]] = []
+
+    def _put(self, peer: Peer) -> None:
+        self._peers[peer.key] = peer
+        heapq.heappush(self._expiries, (peer.expires, peer.key))
+        if len(self._expiries) > 2 * len(self._peers) + 64:  # refreshes left stale entries
+            self._expiries = [(p.expires, p.key) for p in self._peers.values()]
+            heapq.heapify(self._expiries)
+
+    def _live_expiry(self) -> float | None:
+        while self._expiries:
+            when, key = self._expiries[0]
+            peer = self._peers.get(key)
+            if peer is not None and peer.expires == when:
+                return when
+            heapq.heappop(self._expiries)
+        return None
+
+    def _live_deadline(self) -> float | None:
+        while self._deadlines:
+            when, key = self._deadlines[0]
+            claim = self._contested.get(key)
+            if claim is not None and claim[1] == when:
+                return when
+            heapq.heappop(self._deadlines)
+        return None
 
     def take_refused(self) -> list[PeerRefused]:
         """The new peers refused since the last call (no events: a flood of them is not news)."""
@@ -272,9 +302,10 @@ class PeerTable:
         ):  # fmt: skip
             reason = RemovalReason.CHANGED
         else:
-            self._peers[peer.key] = replace(old, expires=max(old.expires, expires))
+            if expires > old.expires:
+                self._put(replace(old, expires=expires))
             return []
-        self._peers[peer.key] = peer
+        self._put(peer)
         return [PeerRemoved(old, reason), PeerAdded(peer)]
 
     def _admit(self, peer: Peer) -> list[PeerEvent]:
@@ -294,7 +325,7 @@ class PeerTable:
                          key=lambda p: p.expires)  # fmt: skip
             self._remove(victim)
             events.append(PeerRemoved(victim, RemovalReason.EVICTED))
-        self._peers[peer.key] = peer
+        self._put(peer)
         self._by_source[source] += 1
         events.append(PeerAdded(peer))
         return events
@@ -313,6 +344,7 @@ class PeerTable:
             return []
         deadline = now + self.verify_window
         self._contested[old.key] = (claim, deadline)
+        heapq.heappush(self._deadlines, (deadline, old.key))
         return [VerifyAddress(old, deadline)]
 
     def depart(self, departure: Departure, now: float = 0.0) -> list[PeerEvent]:
@@ -331,10 +363,9 @@ class PeerTable:
         peer whose advertisement ran out by C{now}.
         """
         events: list[PeerEvent] = []
-        for key, (claim, deadline) in list(self._contested.items()):
-            if deadline > now:
-                continue
-            del self._contested[key]
+        while (deadline := self._live_deadline()) is not None and deadline <= now:
+            _, key = heapq.heappop(self._deadlines)
+            claim, _ = self._contested.pop(key)
             old = self._peers.get(key)
             if old is None:
                 continue
@@ -344,19 +375,17 @@ class PeerTable:
                 continue
             events.append(PeerRemoved(old, RemovalReason.CHANGED))
             events.extend(self._admit(claim))
-        gone = [p for p in self._peers.values() if p.expires <= now]
-        for peer in gone:
+        while (when := self._live_expiry()) is not None and when <= now:
+            _, key = heapq.heappop(self._expiries)
+            peer = self._peers[key]
             self._remove(peer)
-        events.extend(PeerRemoved(p, RemovalReason.EXPIRED) for p in gone)
+            events.append(PeerRemoved(peer, RemovalReason.EXPIRED))
         return events
 
     def next_expiry(self) -> float | None:
         """The earliest time at which L{expire} will change something, or None."""
-        return min(
-            [p.expires for p in self._peers.values()]
-            + [deadline for _, deadline in self._contested.values()],
-            default=None,
-        )
+        times = [t for t in (self._live_expiry(), self._live_deadline()) if t is not None]
+        return min(times, default=None)
 
     def clear(self) -> list[PeerEvent]:
         """Forget every peer (the discovery service stops)."""
@@ -364,4 +393,6 @@ class PeerTable:
         self._peers.clear()
         self._by_source.clear()
         self._contested.clear()
+        self._expiries.clear()
+        self._deadlines.clear()
         return [PeerRemoved(p, RemovalReason.STOPPED) for p in gone]

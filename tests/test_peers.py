@@ -87,3 +87,16 @@ def test_read_message() -> None:
     foreign = replace(response, extra=())
     assert read_message(foreign, "198.51.100.12", None) is None
     assert read_message(SearchRequest(st="ssdp:all"), "198.51.100.12", None) is None
+
+
+def test_expiry_bookkeeping_stays_bounded_and_ordered() -> None:
+    table = PeerTable("blockchain", "main")
+    uuids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(10)]
+    for now in range(1000):  # every peer refreshed a thousand times
+        for i, uuid in enumerate(uuids):
+            table.see(seen(uuid=uuid, host=f"198.51.100.{20 + i}", max_age=100 + i), now=now)
+    assert len(table._expiries) <= 2 * len(table) + 64
+    assert table.next_expiry() == 999 + 100
+    gone = table.expire(999 + 104.5)
+    assert [e.peer.uuid for e in gone] == uuids[:5]  # soonest first, only those due
+    assert table.next_expiry() == 999 + 105
