@@ -23,7 +23,7 @@ from twisted.logger import Logger
 
 from ._types import HTTPClient, ISSDPReactor, global_reactor
 from ._watcher import InterfaceWatcher
-from .advertiser import AdvertiserService
+from .advertiser import AdvertiserLimits, AdvertiserService
 from .discovery import DiscoveryService
 from .errors import ConfigurationError
 from .gateway import Gateway
@@ -76,6 +76,8 @@ class NodeConfig:
     rescan_interval: float = 30.0
     exclude: tuple[str, ...] = ()
     legacy: bool = True
+    max_peers: int = 1024
+    limits: AdvertiserLimits = AdvertiserLimits()
 
     def __post_init__(self) -> None:
         check_product(self.product)
@@ -87,6 +89,8 @@ class NodeConfig:
             object.__setattr__(self, "uuid", check_uuid(self.uuid))
         if not (self.advertise or self.discover or self.forwards):
             raise ConfigurationError("a node that neither advertises, discovers nor forwards")
+        if not 1 <= self.max_peers <= 1_000_000:
+            raise ConfigurationError(f"max peers {self.max_peers} is not in 1..1000000")
         if self.gateway_url is not None and not self.gateway_url.startswith("http://"):
             raise ConfigurationError(f"gateway URL {self.gateway_url!r} is not an http:// URL")
 
@@ -151,6 +155,7 @@ class NodeService(MultiService):
             self.advertiser = AdvertiserService(
                 self.node, state.boot_id, reactor, self.lan.current, http_port=config.http_port,
                 max_age=config.max_age, ttl=config.ttl, rng=rng, legacy=config.legacy,
+                limits=config.limits,
             )  # fmt: skip
             self._add(self.advertiser)
         if config.discover:
@@ -162,6 +167,7 @@ class NodeService(MultiService):
                 exclude=[*own, *config.exclude], mx=config.mx,
                 search_interval=config.search_interval, ttl=config.ttl, rng=rng,
                 legacy=config.legacy, listen_notify=self.advertiser is None,
+                max_peers=config.max_peers,
             )  # fmt: skip
             if self.advertiser is not None:
                 self.advertiser.protocol.listeners.append(self.discovery.message_received)

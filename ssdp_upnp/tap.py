@@ -22,6 +22,7 @@ from twisted.python import usage
 from ._bounded import int_option
 from ._ratelimit import RateLimiter
 from ._types import ISSDPReactor
+from .advertiser import AdvertiserLimits
 from .errors import ConfigurationError, SSDPUPnPError
 from .lan import Interface, select_interfaces
 from .message import DEFAULT_MAX_AGE
@@ -77,6 +78,13 @@ class Options(usage.Options):
          _int_in("rescan-interval", 0, 86400)],
         ["gateway-url", None, None,
          "The gateway's description URL (default: find the gateway by SSDP)."],
+        ["max-peers", None, 1024, "Most peers kept in the table.",
+         _int_in("max-peers", 1, 1000000)],
+        ["replies-per-second", None, 20, "Replies per second to one source (burst: twice).",
+         _int_in("replies-per-second", 1, 100000)],
+        ["total-replies-per-second", None, 200,
+         "Replies per second in all (burst: twice).",
+         _int_in("total-replies-per-second", 1, 1000000)],
     ]  # fmt: skip
     optFlags = [
         ["no-advertise", None, "Only discover peers."],
@@ -128,6 +136,13 @@ class Options(usage.Options):
                 search_interval=self["search-interval"], forwards=tuple(self["forwards"]),
                 lease=self["lease"], check_interval=self["check-interval"], gateway_url=url,
                 rescan_interval=self["rescan-interval"], legacy=not self["no-legacy"],
+                max_peers=self["max-peers"],
+                limits=AdvertiserLimits(
+                    replies_per_second=self["replies-per-second"],
+                    reply_burst=2 * self["replies-per-second"],
+                    total_replies_per_second=self["total-replies-per-second"],
+                    total_reply_burst=2 * self["total-replies-per-second"],
+                ),
             )  # fmt: skip
         except ConfigurationError as e:
             raise usage.UsageError(str(e)) from None

@@ -156,3 +156,19 @@ def test_two_nodes_find_each_other_and_log_it(tmp_path: Path) -> None:
             assert reactor.open_ports() == [] and reactor.getDelayedCalls() == []
     finally:
         globalLogPublisher.removeObserver(observer)
+
+
+def test_table_size_and_reply_limits_are_options(tmp_path: Path) -> None:
+    config = options("--product", "b", "--max-peers", "5000", "--replies-per-second", "5",
+                     "--total-replies-per-second", "50", "--exclude-interface", "docker0",
+                     "--state-file", str(tmp_path / "s.json"))  # fmt: skip
+    assert config.node.exclude_interfaces == ("docker0",)
+    top = makeService(config, MemoryMulticastReactor(), available=[ETH0])
+    advertiser, discovery = list(IServiceCollection(top))[:2]
+    assert isinstance(discovery, DiscoveryService) and discovery.table.max_peers == 5000
+    assert isinstance(advertiser, AdvertiserService)
+    limits = advertiser.protocol.limits
+    assert (limits.replies_per_second, limits.reply_burst) == (5, 10)
+    assert (limits.total_replies_per_second, limits.total_reply_burst) == (50, 100)
+    with pytest.raises(usage.UsageError, match="--max-peers must be in 1..1000000"):
+        options("--product", "b", "--max-peers", "0")
