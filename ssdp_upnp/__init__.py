@@ -6,31 +6,89 @@ The public surface is re-exported here (a test pins it); the modules hold the
 details. The seed's blocking API is in L{ssdp_upnp.ssdp}.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__ as __version__
-from .advertiser import AdvertiserService, SSDPAdvertiser
-from .discovery import DiscoveryService, PeerObserver, discover
-from .errors import (
-    ConfigurationError,
-    ConflictInMappingEntry,
-    GatewayError,
-    GatewayHTTPError,
-    InvalidGatewayResponse,
-    MessageError,
-    NoGatewayFound,
-    NoInterfaceError,
-    NotAuthorized,
-    SSDPUPnPError,
-    StateFileError,
-    UPnPError,
-)
-from .gateway import ConnectionStatus, ExternalAddress, Gateway
-from .gateway_discovery import find_gateway
-from .igd import PortMapping
-from .lan import Interface, select_interfaces, system_interfaces
-from .node import NodeInfo
-from .peers import Peer, RemovalReason
-from .portmapping import Forward, Nat, PortMappingService
-from .state import NodeState, load_state
+
+# The public surface loads on first use (PEP 562): importing the package, or a
+# node that maps no port, does not load the HTTP client or the XML parser.
+_WHERE = {
+    "AdvertiserService": "advertiser",
+    "ConfigurationError": "errors",
+    "ConflictInMappingEntry": "errors",
+    "ConnectionStatus": "gateway",
+    "DiscoveryService": "discovery",
+    "ExternalAddress": "gateway",
+    "Forward": "forward",
+    "Gateway": "gateway",
+    "GatewayError": "errors",
+    "GatewayHTTPError": "errors",
+    "Interface": "lan",
+    "InvalidGatewayResponse": "errors",
+    "MessageError": "errors",
+    "Nat": "portmapping",
+    "NoGatewayFound": "errors",
+    "NoInterfaceError": "errors",
+    "NodeInfo": "node",
+    "NodeState": "state",
+    "NotAuthorized": "errors",
+    "Peer": "peers",
+    "PeerObserver": "discovery",
+    "PortMapping": "igd",
+    "PortMappingService": "portmapping",
+    "RemovalReason": "peers",
+    "SSDPAdvertiser": "advertiser",
+    "SSDPUPnPError": "errors",
+    "StateFileError": "errors",
+    "UPnPError": "errors",
+    "discover": "discovery",
+    "find_gateway": "gateway_discovery",
+    "load_state": "state",
+    "select_interfaces": "lan",
+    "system_interfaces": "lan",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ssdp_upnp' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
+if TYPE_CHECKING:  # what mypy and readers see: the same names, imported
+    from .advertiser import AdvertiserService, SSDPAdvertiser
+    from .discovery import DiscoveryService, PeerObserver, discover
+    from .errors import (
+        ConfigurationError,
+        ConflictInMappingEntry,
+        GatewayError,
+        GatewayHTTPError,
+        InvalidGatewayResponse,
+        MessageError,
+        NoGatewayFound,
+        NoInterfaceError,
+        NotAuthorized,
+        SSDPUPnPError,
+        StateFileError,
+        UPnPError,
+    )
+    from .gateway import ConnectionStatus, ExternalAddress, Gateway
+    from .gateway_discovery import find_gateway
+    from .igd import PortMapping
+    from .lan import Interface, select_interfaces, system_interfaces
+    from .node import NodeInfo
+    from .peers import Peer, RemovalReason
+    from .portmapping import Forward, Nat, PortMappingService
+    from .state import NodeState, load_state
 
 __all__ = [
     "AdvertiserService",

@@ -11,12 +11,14 @@ C{HTTPClient} and our L{ssdp_upnp.testing.StubHTTPClient} share.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from twisted.internet.interfaces import IReactorMulticast, IReactorTCP, IReactorTime, IReactorUDP
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import IResponse
 from zope.interface import Interface
+
+if TYPE_CHECKING:  # twisted.web loads only with the HTTP client
+    from twisted.web.http_headers import Headers
+    from twisted.web.iweb import IResponse
 
 
 class ISSDPReactor(IReactorMulticast, IReactorUDP, IReactorTCP, IReactorTime, Interface):

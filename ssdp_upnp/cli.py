@@ -23,7 +23,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorCore
@@ -34,7 +34,6 @@ from ._bounded import int_option
 from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
 from ._types import ISSDPReactor
-from .diagnosis import diagnose
 from .discovery import discover
 from .errors import (
     ConfigurationError,
@@ -43,13 +42,14 @@ from .errors import (
     NotAuthorized,
     SSDPUPnPError,
 )
-from .gateway import Gateway
-from .gateway_discovery import find_gateway
 from .lan import Interface, lan_choice, lan_interfaces
 from .legacy import LegacyResponse
 from .message import Notify, SearchRequest, SearchResponse, decode, encode
 from .node import check_network, check_node_id, check_product, check_uuid
 from .node_service import NodeConfig, NodeService
+
+if TYPE_CHECKING:  # the NAT side loads only for the commands that use it
+    from .gateway import Gateway
 
 log = Logger()
 T = TypeVar("T")
@@ -180,6 +180,8 @@ def _global_ipv6() -> list[str]:
 
 
 async def _diagnose(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    from .diagnosis import diagnose
+
     sharing = _read("/proc/net/udp")  # before we open anything of our own
     with _Progress(reactor, args, "diagnosing"):
         chosen, skipped = lan_choice(args.interface or [], args.exclude_interface or [])
@@ -298,6 +300,8 @@ async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
 
 
 async def _gateway(reactor: ISSDPReactor, args: argparse.Namespace) -> Gateway:
+    from .gateway_discovery import find_gateway
+
     with _Progress(reactor, args, "looking for the gateway"):
         return await find_gateway(reactor, _interfaces(args), description_url=args.gateway_url,
                                   timeout=args.timeout)  # fmt: skip

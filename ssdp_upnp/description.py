@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-
-from lxml import etree
+from xml.sax.saxutils import escape
 
 from ._bounded import bounded_int
-from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import InvalidDescription
 from .message import MAX_CONFIG_ID
 from .node import DOMAIN, NodeInfo
@@ -35,17 +33,11 @@ def config_id(node: NodeInfo) -> int:
     return zlib.crc32(text.encode("utf-8")) & MAX_CONFIG_ID
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, tag)
-    if text is not None:
-        element.text = text
-    return element
+def _element(tag: str, text: str) -> str:
+    return f"<{tag}>{escape(text)}</{tag}>"
 
 
-def _spec_version(parent: etree._Element, ns: str) -> None:
-    spec = _sub(parent, f"{{{ns}}}specVersion")
-    _sub(spec, f"{{{ns}}}major", "1")
-    _sub(spec, f"{{{ns}}}minor", "1")
+_SPEC_VERSION = "<specVersion><major>1</major><minor>1</minor></specVersion>"
 
 
 def build_device_description(node: NodeInfo, server: str = "ssdp_upnp") -> bytes:
@@ -53,48 +45,47 @@ def build_device_description(node: NodeInfo, server: str = "ssdp_upnp") -> bytes
     The device description document of C{node}: a root device of the
     product's device type, one service of the product's service type, and a
     vendor element (namespace L{NODE_NS}) naming product, network, port and
-    node id.
+    node id. (Written as text, so that a node loads no XML library to serve it.)
     """
-    d = f"{{{DEVICE_NS}}}"
-    root = etree.Element(f"{d}root", nsmap={None: DEVICE_NS})  # type: ignore[dict-item]
-    root.set("configId", str(config_id(node)))
-    _spec_version(root, DEVICE_NS)
-    device = _sub(root, f"{d}device")
-    _sub(device, f"{d}deviceType", node.device_type)
-    _sub(device, f"{d}friendlyName", f"{node.product} node ({node.network})")
-    _sub(device, f"{d}manufacturer", "ssdp_upnp")
-    _sub(device, f"{d}modelName", server)
-    _sub(device, f"{d}UDN", node.udn)
-    services = _sub(device, f"{d}serviceList")
-    service = _sub(services, f"{d}service")
-    _sub(service, f"{d}serviceType", node.service_type)
-    _sub(service, f"{d}serviceId", f"urn:{DOMAIN}:serviceId:{node.product}")
-    _sub(service, f"{d}SCPDURL", SCPD_PATH)
-    _sub(service, f"{d}controlURL", CONTROL_PATH)
-    # no evented state variables: eventSubURL is empty (UDA 1.1 §2.3), SUBSCRIBE is refused
-    _sub(service, f"{d}eventSubURL", "")
-    n = f"{{{NODE_NS}}}"
-    info = etree.SubElement(device, f"{n}node", nsmap={"n": NODE_NS})
-    _sub(info, f"{n}product", node.product)
-    _sub(info, f"{n}network", node.network)
-    _sub(info, f"{n}port", str(node.port))
-    if node.node_id is not None:
-        _sub(info, f"{n}nodeId", node.node_id)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    node_id = _element("n:nodeId", node.node_id) if node.node_id is not None else ""
+    service = "".join([
+        _element("serviceType", node.service_type),
+        _element("serviceId", f"urn:{DOMAIN}:serviceId:{node.product}"),
+        _element("SCPDURL", SCPD_PATH),
+        _element("controlURL", CONTROL_PATH),
+        # no evented state variables: eventSubURL is empty (UDA 1.1 §2.3), SUBSCRIBE is refused
+        "<eventSubURL></eventSubURL>",
+    ])  # fmt: skip
+    device = "".join([
+        _element("deviceType", node.device_type),
+        _element("friendlyName", f"{node.product} node ({node.network})"),
+        _element("manufacturer", "ssdp_upnp"),
+        _element("modelName", server),
+        _element("UDN", node.udn),
+        f"<serviceList><service>{service}</service></serviceList>",
+        f'<n:node xmlns:n="{NODE_NS}">',
+        _element("n:product", node.product),
+        _element("n:network", node.network),
+        _element("n:port", str(node.port)),
+        node_id,
+        "</n:node>",
+    ])  # fmt: skip
+    text = (
+        "<?xml version='1.0' encoding='utf-8'?>\n"
+        f'<root xmlns="{DEVICE_NS}" configId="{config_id(node)}">'
+        f"{_SPEC_VERSION}<device>{device}</device></root>"
+    )
+    return text.encode("utf-8")
 
 
 def build_scpd() -> bytes:
     """The service description: no actions, one state variable (the service port)."""
-    s = f"{{{SERVICE_NS}}}"
-    root = etree.Element(f"{s}scpd", nsmap={None: SERVICE_NS})  # type: ignore[dict-item]
-    _spec_version(root, SERVICE_NS)
-    _sub(root, f"{s}actionList")
-    table = _sub(root, f"{s}serviceStateTable")
-    variable = _sub(table, f"{s}stateVariable")
-    variable.set("sendEvents", "no")
-    _sub(variable, f"{s}name", "ServicePort")
-    _sub(variable, f"{s}dataType", "ui2")
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    return (
+        "<?xml version='1.0' encoding='utf-8'?>\n"
+        f'<scpd xmlns="{SERVICE_NS}">{_SPEC_VERSION}<actionList></actionList>'
+        '<serviceStateTable><stateVariable sendEvents="no"><name>ServicePort</name>'
+        "<dataType>ui2</dataType></stateVariable></serviceStateTable></scpd>"
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -117,6 +108,8 @@ def read_node_description(data: bytes) -> NodeDescription:
     @raise ssdp_upnp._xmlsafe.UnsafeXML: not well-formed, too large, or with a DOCTYPE.
     @raise InvalidDescription: well-formed but not a node's description.
     """
+    from ._xmlsafe import child_text, local_name, parse_xml  # lxml only for readers
+
     root = parse_xml(data)
     if local_name(root) != "root":
         raise InvalidDescription(f"root element is {local_name(root)!r}")

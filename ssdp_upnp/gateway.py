@@ -33,6 +33,7 @@ from .errors import (
     SpecifiedArrayIndexInvalid,
     UPnPError,
 )
+from .forward import PROTOCOLS, check_protocol
 from .igd import (
     IGD2_MAX_LEASE,
     ConnectionService,
@@ -44,7 +45,6 @@ from .igd import (
 )
 from .soap import CONTENT_TYPE, build_request, parse_response, soap_action
 
-PROTOCOLS = ("TCP", "UDP")
 #: GetGenericPortMappingEntry is asked at most this many times by list_mappings.
 MAX_GENERIC_ENTRIES = 1024
 #: How many further ports add_mapping(..., next_free=True) tries after a conflict.
@@ -68,13 +68,6 @@ class ExternalAddress:
 
     ip: str
     double_nat: bool
-
-
-def check_protocol(protocol: str) -> str:
-    upper = protocol.upper()
-    if upper not in PROTOCOLS:
-        raise ConfigurationError(f"protocol {protocol!r} is not TCP or UDP")
-    return upper
 
 
 def _check_port(port: int, what: str) -> int:

@@ -16,22 +16,25 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+
+if TYPE_CHECKING:
+    from .gateway import Gateway
+    from .portmapping import PortMappingService
 
 from ._types import HTTPClient, ISSDPReactor, global_reactor
 from ._watcher import InterfaceWatcher
 from .advertiser import AdvertiserLimits, AdvertiserService
 from .discovery import DiscoveryService
 from .errors import ConfigurationError
-from .gateway import Gateway
-from .gateway_discovery import find_gateway
-from .lan import Interface, LANInterfaces, lan_choice, lan_interfaces
+from .forward import Forward
+from .lan import FollowsInterfaces, Interface, LANInterfaces, lan_choice, lan_interfaces
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
-from .portmapping import Forward, PortMappingService
 from .state import default_state_path, load_state
 
 
@@ -145,7 +148,7 @@ class NodeService(MultiService):
         self.boot_id: int | None = None
         self.advertiser: AdvertiserService | None = None
         self.discovery: DiscoveryService | None = None
-        self.mapper: PortMappingService | None = None
+        self.mapper: PortMappingService | None = None  # the NAT side loads only when asked
         if config.advertise:
             state = load_state(config.state_path(), config.uuid)
             self.node = NodeInfo.create(
@@ -173,6 +176,8 @@ class NodeService(MultiService):
                 self.advertiser.protocol.listeners.append(self.discovery.message_received)
             self._add(self.discovery)
         if config.forwards:
+            from .portmapping import PortMappingService
+
             self.mapper = PortMappingService(
                 reactor, config.forwards, self.find_gateway, lease=config.lease,
                 check_interval=config.check_interval, description=f"ssdp_upnp {config.product}",
@@ -197,12 +202,14 @@ class NodeService(MultiService):
             Service.stopService(self)
             raise
 
-    def _add(self, part: AdvertiserService | DiscoveryService | PortMappingService) -> None:
-        part.setServiceParent(self)
+    def _add(self, part: FollowsInterfaces) -> None:
+        IService(part).setServiceParent(self)
         self.lan.follow(part)
 
     def find_gateway(self) -> Deferred[Gateway]:
         """Find the gateway on the interfaces in use now (or at C{config.gateway_url})."""
+        from .gateway_discovery import find_gateway
+
         return find_gateway(
             self.reactor, self.lan.current, http=self.http, description_url=self.config.gateway_url
         )

@@ -11,9 +11,7 @@ code: one-off calls returning Deferreds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import cast
 
 from twisted.application.service import Service
@@ -22,6 +20,8 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+__all__ = ["Forward", "GatewayFinder", "Nat", "PortMappingService"]
+
 from .errors import (
     ConfigurationError,
     ConflictInMappingEntry,
@@ -29,41 +29,14 @@ from .errors import (
     SSDPUPnPError,
     UPnPError,
 )
-from .gateway import Gateway, check_protocol
+from .forward import Forward, check_protocol
+from .gateway import Gateway
 from .igd import PortMapping
 from .lan import Interface
 
 GatewayFinder = Callable[[], "Deferred[Gateway]"]
 #: After an add timed out, the next pass (which looks for a late mapping) is at most this far.
 UNCONFIRMED_CHECK = 10.0
-
-_FORWARD = re.compile(r"^(\d{1,5})(?::(\d{1,5}))?(?:/(tcp|udp))?$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Forward:
-    """A port to keep forwarded: external port → this host's internal port."""
-
-    internal_port: int
-    external_port: int
-    protocol: str = "TCP"
-
-    @classmethod
-    def parse(cls, spec: str) -> Forward:
-        """
-        C{"8048"}, C{"8048:18048"} or C{"8048:18048/udp"} (INTERNAL[:EXTERNAL][/PROTO]).
-
-        @raise ConfigurationError: for anything else.
-        """
-        match = _FORWARD.match(spec.strip())
-        if match is None:
-            raise ConfigurationError(f"forward {spec!r} is not INTERNAL[:EXTERNAL][/tcp|/udp]")
-        internal = int(match[1])
-        external = int(match[2]) if match[2] else internal
-        for port in (internal, external):
-            if not 1 <= port <= 65535:
-                raise ConfigurationError(f"forward {spec!r}: port {port} is not in 1..65535")
-        return cls(internal, external, check_protocol(match[3] or "TCP"))
 
 
 class PortMappingService(Service):

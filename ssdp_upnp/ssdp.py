@@ -36,7 +36,8 @@ from ._runtime import runtime
 from ._types import ISSDPReactor
 from .discovery import DiscoveryService
 from .errors import CallTimeout, ConfigurationError, FacadeError, SSDPUPnPError
-from .gateway import Gateway, check_protocol
+from .forward import check_protocol
+from .gateway import Gateway
 from .gateway_discovery import find_gateway
 from .lan import Interface, lan_interfaces
 from .node import NodeInfo

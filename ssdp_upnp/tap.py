@@ -24,11 +24,11 @@ from ._ratelimit import RateLimiter
 from ._types import ISSDPReactor
 from .advertiser import AdvertiserLimits
 from .errors import ConfigurationError, SSDPUPnPError
+from .forward import Forward
 from .lan import Interface, select_interfaces
 from .message import DEFAULT_MAX_AGE
 from .node_service import NodeConfig, NodeService
 from .peers import Peer, RemovalReason
-from .portmapping import Forward
 
 
 def _int_in(name: str, low: int, high: int) -> Callable[[str], int]:
