@@ -21,18 +21,19 @@ GET = f"GET /description.xml HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
 
 
 def get(source=None, timeout=5.0):
+    data = b""
     try:
-        conn = socket.create_connection(
-            (host, port), timeout=timeout, source_address=(source, 0) if source else None
-        )
+        conn = socket.create_connection((host, port), timeout=timeout,
+                                        source_address=(source, 0) if source else None)
         with conn:
             conn.sendall(GET)
-            data = b""
             while chunk := conn.recv(65536):
                 data += chunk
-        return int(data.split(b" ", 2)[1]) if data else "closed"
+    except ConnectionResetError:
+        pass  # closed with our request unread: a reset instead of an end
     except OSError as e:
         return f"error {e.__class__.__name__}"
+    return int(data.split(b" ", 2)[1]) if data else "closed"
 
 
 def legit(results, stop):
