@@ -23,8 +23,9 @@ GET = f"GET /description.xml HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
 def get(source=None, timeout=5.0):
     data = b""
     try:
-        conn = socket.create_connection((host, port), timeout=timeout,
-                                        source_address=(source, 0) if source else None)
+        conn = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         with conn:
             conn.sendall(GET)
             while chunk := conn.recv(65536):
