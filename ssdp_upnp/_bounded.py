@@ -16,14 +16,19 @@ from .errors import ConfigurationError
 MAX_DIGITS = 10
 
 
+class NotAWholeNumber(ValueError):
+    """The text is not 1 to 10 ASCII digits."""
+
+
 def bounded_int(text: str, low: int, high: int) -> int:
     """
     C{text} as a whole number in C{low..high}.
 
-    @raise ValueError: "not a whole number" or "not in LOW..HIGH".
+    @raise NotAWholeNumber: it is not one (a C{ValueError}).
+    @raise ValueError: it is one, but not in LOW..HIGH.
     """
     if not (0 < len(text) <= MAX_DIGITS and text.isascii() and text.isdigit()):
-        raise ValueError("not a whole number")
+        raise NotAWholeNumber("not a whole number")
     number = int(text)
     if not low <= number <= high:
         raise ValueError(f"not in {low}..{high}")
@@ -42,9 +47,9 @@ def int_option(name: str, low: int, high: int) -> Callable[[str], int]:
     def convert(text: str) -> int:
         try:
             return bounded_int(text.strip(), low, high)
-        except ValueError as e:
-            if str(e) == "not a whole number":
-                raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
+        except NotAWholeNumber:
+            raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
+        except ValueError:
             raise ConfigurationError(
                 f"{name} must be in {low}..{high}, not {text.strip()}"
             ) from None

@@ -25,6 +25,31 @@ from .legacy import LegacyResponse, decode_legacy
 from .message import Message, decode
 
 
+class LimitedLog:
+    """
+    Info lines of each kind at most C{per_minute} a minute (a burst of
+    C{burst}); the next line logged of a kind says how many were not.
+    """
+
+    def __init__(
+        self, log: Logger, clock: IReactorTime, per_minute: float, burst: float, kinds: int = 64
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._limiter = RateLimiter(rate=per_minute / 60.0, burst=burst, max_keys=kinds)
+        self.suppressed: Counter[str] = Counter()
+
+    def info(self, kind: str, format: str, **fields: Any) -> None:
+        """Log C{format} with C{fields} unless lines of C{kind} are over their limit."""
+        if not self._limiter.allow(kind, self._clock.seconds()):
+            self.suppressed[kind] += 1
+            return
+        suppressed = self.suppressed.pop(kind, 0)
+        if suppressed:
+            format += " ({suppressed} more like it not logged)"
+        self._log.info(format, suppressed=suppressed, **fields)
+
+
 class DropLog:
     def __init__(
         self,
@@ -34,30 +59,26 @@ class DropLog:
         burst: float = 3,
         what: str = "datagram",
     ) -> None:
-        self._log = log
         self._what = what
-        self._clock = clock
-        self._limiter = RateLimiter(rate=per_minute / 60.0, burst=burst, max_keys=64)
-        self.suppressed: Counter[str] = Counter()
+        self._lines = LimitedLog(log, clock, per_minute, burst)
         #: every drop, logged or not, by reason (for tests, metrics and benchmarks)
         self.counts: Counter[str] = Counter()
+
+    @property
+    def suppressed(self) -> Counter[str]:
+        return self._lines.suppressed
 
     def drop(self, reason: str, host: str, port: int, **fields: Any) -> None:
         """Count a dropped datagram from C{host}:C{port} and log it unless over the limit."""
         self.counts[reason] += 1
-        if not self._limiter.allow(reason, self._clock.seconds()):
-            self.suppressed[reason] += 1
-            return
-        suppressed = self.suppressed.pop(reason, 0)
-        self._log.info(
-            "dropped {what} from {host}:{port}: {reason} {detail}"
-            + (" ({suppressed} more like it not logged)" if suppressed else ""),
+        self._lines.info(
+            reason,
+            "dropped {what} from {host}:{port}: {reason} {detail}",
             what=self._what,
             host=host,
             port=port,
             reason=reason,
             detail=fields.pop("detail", ""),
-            suppressed=suppressed,
             **fields,
         )
 

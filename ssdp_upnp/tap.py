@@ -10,7 +10,6 @@ L{Options} (into a L{NodeConfig}) before anything is opened.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from twisted.application.service import IService
@@ -20,7 +19,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from ._bounded import int_option
-from ._ratelimit import RateLimiter
+from ._inbound import LimitedLog
 from ._types import ISSDPReactor
 from .advertiser import AdvertiserLimits
 from .errors import ConfigurationError, SSDPUPnPError
@@ -158,24 +157,12 @@ class PeerLog:
     log = Logger()
 
     def __init__(self, clock: IReactorTime, per_minute: float = 60, burst: float = 30) -> None:
-        self.clock = clock
-        self.limiter = RateLimiter(per_minute / 60.0, burst, max_keys=2)
-        self.suppressed: Counter[str] = Counter()
-
-    def _allow(self, kind: str) -> int | None:
-        """How many lines of C{kind} went unlogged, if this one may be logged."""
-        if not self.limiter.allow(kind, self.clock.seconds()):
-            self.suppressed[kind] += 1
-            return None
-        return self.suppressed.pop(kind, 0)
+        self.lines = LimitedLog(self.log, clock, per_minute, burst, kinds=2)
 
     def peer_added(self, peer: Peer) -> None:
-        if (unlogged := self._allow("added")) is None:
-            return
-        self.log.info(
-            "peer found: {product}/{network} node {uuid} at {host}:{port}"
-            + (" ({unlogged} more not logged)" if unlogged else ""),
-            unlogged=unlogged,
+        self.lines.info(
+            "added",
+            "peer found: {product}/{network} node {uuid} at {host}:{port}",
             product=peer.product,
             network=peer.network,
             uuid=peer.uuid,
@@ -186,12 +173,9 @@ class PeerLog:
         )
 
     def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
-        if (unlogged := self._allow("removed")) is None:
-            return
-        self.log.info(
-            "peer lost ({reason}): node {uuid} at {host}:{port}"
-            + (" ({unlogged} more not logged)" if unlogged else ""),
-            unlogged=unlogged,
+        self.lines.info(
+            "removed",
+            "peer lost ({reason}): node {uuid} at {host}:{port}",
             reason=reason.value,
             uuid=peer.uuid,
             host=peer.host,
