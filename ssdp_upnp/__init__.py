@@ -18,7 +18,7 @@ _WHERE = {
     "ConflictInMappingEntry": "errors",
     "ConnectionStatus": "gateway",
     "DiscoveryService": "discovery",
-    "ExternalAddress": "gateway",
+    "ExternalAddress": "mapping",
     "Forward": "forward",
     "Gateway": "gateway",
     "GatewayError": "errors",
@@ -34,7 +34,7 @@ _WHERE = {
     "NotAuthorized": "errors",
     "Peer": "peers",
     "PeerObserver": "discovery",
-    "PortMapping": "igd",
+    "PortMapping": "mapping",
     "PortMappingService": "portmapping",
     "RemovalReason": "peers",
     "SSDPAdvertiser": "advertiser",
@@ -81,10 +81,10 @@ if TYPE_CHECKING:  # what mypy and readers see: the same names, imported
         StateFileError,
         UPnPError,
     )
-    from .gateway import ConnectionStatus, ExternalAddress, Gateway
+    from .gateway import ConnectionStatus, Gateway
     from .gateway_discovery import find_gateway
-    from .igd import PortMapping
     from .lan import Interface, select_interfaces, system_interfaces
+    from .mapping import ExternalAddress, PortMapping
     from .node import NodeInfo
     from .peers import Peer, RemovalReason
     from .portmapping import Forward, Nat, PortMappingService

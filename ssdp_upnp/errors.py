@@ -94,7 +94,25 @@ class InvalidGatewayResponse(GatewayError):
     """The gateway sent a document we cannot use (bad XML, missing fields, refused features)."""
 
 
-class UPnPError(GatewayError):
+class MappingRefused(GatewayError):
+    """
+    The gateway answered and refused (a UPnP SOAP fault, a PCP or NAT-PMP
+    result code): it is still there and usable for other requests.
+    """
+
+
+class NoResponse(GatewayError):
+    """The gateway did not answer a PCP or NAT-PMP request (after every retransmission)."""
+
+
+class MappingNotHeld(MappingRefused):
+    """
+    PCP and NAT-PMP delete only what this client mapped (PCP needs the
+    mapping's nonce): another's mapping ends with its lifetime.
+    """
+
+
+class UPnPError(MappingRefused):
     """
     A SOAP fault with a UPnP error code. Known codes have their own subclass
     (see L{ssdp_upnp.soap.ERRORS}); others are raised as this class.
@@ -167,3 +185,144 @@ class NoSuchEntryInPortMappingList(UPnPError):
 
 class InconsistentParameters(UPnPError):
     code = 733
+
+
+class InvalidPortControlMessage(InvalidGatewayResponse):
+    """A PCP or NAT-PMP datagram that is not a well-formed message (length, version, opcode)."""
+
+
+class PCPError(MappingRefused):
+    """
+    A PCP (RFC 6887) result code other than SUCCESS. Known codes have their
+    own subclass (see L{ssdp_upnp.pcp.ERRORS}); others are raised as this class.
+
+    @ivar lifetime: how long the server says the error holds (0 for long ones).
+    """
+
+    code = 0
+    name = "UNKNOWN"
+
+    def __init__(self, code: int, lifetime: int = 0, opcode: str = "MAP") -> None:
+        known = type(self).name if type(self).code == code else f"result {code}"
+        super().__init__(f"PCP {opcode} refused: {code} {known}")
+        self.code = code
+        self.lifetime = lifetime
+        self.opcode = opcode
+
+
+class PCPUnsupportedVersion(PCPError):
+    """UNSUPP_VERSION: the server speaks another version (0: only NAT-PMP)."""
+
+    code = 1
+    name = "UNSUPP_VERSION"
+
+
+class PCPNotAuthorized(PCPError):
+    """NOT_AUTHORIZED: refused by policy, or another client's mapping (nonce)."""
+
+    code = 2
+    name = "NOT_AUTHORIZED"
+
+
+class PCPMalformedRequest(PCPError):
+    code = 3
+    name = "MALFORMED_REQUEST"
+
+
+class PCPUnsupportedOpcode(PCPError):
+    code = 4
+    name = "UNSUPP_OPCODE"
+
+
+class PCPUnsupportedOption(PCPError):
+    code = 5
+    name = "UNSUPP_OPTION"
+
+
+class PCPMalformedOption(PCPError):
+    code = 6
+    name = "MALFORMED_OPTION"
+
+
+class PCPNetworkFailure(PCPError):
+    """NETWORK_FAILURE: e.g. the gateway has no external address yet (short lifetime)."""
+
+    code = 7
+    name = "NETWORK_FAILURE"
+
+
+class PCPNoResources(PCPError):
+    code = 8
+    name = "NO_RESOURCES"
+
+
+class PCPUnsupportedProtocol(PCPError):
+    code = 9
+    name = "UNSUPP_PROTOCOL"
+
+
+class PCPUserExceededQuota(PCPError):
+    code = 10
+    name = "USER_EX_QUOTA"
+
+
+class PCPCannotProvideExternal(PCPError):
+    """CANNOT_PROVIDE_EXTERNAL: the suggested port is taken and PREFER_FAILURE was asked."""
+
+    code = 11
+    name = "CANNOT_PROVIDE_EXTERNAL"
+
+
+class PCPAddressMismatch(PCPError):
+    """ADDRESS_MISMATCH: the source address is not the client address sent (a NAT between)."""
+
+    code = 12
+    name = "ADDRESS_MISMATCH"
+
+
+class PCPExcessiveRemotePeers(PCPError):
+    code = 13
+    name = "EXCESSIVE_REMOTE_PEERS"
+
+
+class NATPMPError(MappingRefused):
+    """
+    A NAT-PMP (RFC 6886) result code other than success. Known codes have
+    their own subclass (see L{ssdp_upnp.natpmp.ERRORS}).
+    """
+
+    code = 0
+    name = "UNKNOWN"
+
+    def __init__(self, code: int, opcode: str = "MAP") -> None:
+        known = type(self).name if type(self).code == code else f"result {code}"
+        super().__init__(f"NAT-PMP {opcode} refused: {code} {known}")
+        self.code = code
+        self.opcode = opcode
+
+
+class NATPMPUnsupportedVersion(NATPMPError):
+    code = 1
+    name = "Unsupported Version"
+
+
+class NATPMPNotAuthorized(NATPMPError):
+    """Not Authorized/Refused: the box supports mapping but the user turned it off."""
+
+    code = 2
+    name = "Not Authorized/Refused"
+
+
+class NATPMPNetworkFailure(NATPMPError):
+    code = 3
+    name = "Network Failure"
+
+
+class NATPMPOutOfResources(NATPMPError):
+    code = 4
+    name = "Out of resources"
+
+
+class NATPMPUnsupportedOpcode(NATPMPError):
+    code = 5
+    name = "Unsupported opcode"

@@ -11,12 +11,13 @@ when the caller allows, a move to the next port; IGD2 leases are clamped to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from ._bounded import MAX_DIGITS, bounded_int
 from ._http import DEFAULT_TIMEOUT, http_request
@@ -43,6 +44,7 @@ from .igd import (
     mapping_from_arguments,
     parse_port_mapping_list,
 )
+from .mapping import ExternalAddress, IPortMapper
 from .soap import CONTENT_TYPE, build_request, parse_response, soap_action
 
 #: GetGenericPortMappingEntry is asked at most this many times by list_mappings.
@@ -62,20 +64,13 @@ class ConnectionStatus:
         return self.status == "Connected"
 
 
-@dataclass(frozen=True)
-class ExternalAddress:
-    """The gateway's external IPv4 address, and whether another NAT sits upstream."""
-
-    ip: str
-    double_nat: bool
-
-
 def _check_port(port: int, what: str) -> int:
     if not 1 <= port <= 65535:
         raise ConfigurationError(f"{what} {port} is not in 1..65535")
     return port
 
 
+@implementer(IPortMapper)
 class Gateway:
     """
     One WAN connection service of a gateway.
@@ -108,6 +103,21 @@ class Gateway:
     @property
     def is_igd2(self) -> bool:
         return self.service.version >= 2
+
+    @property
+    def method(self) -> str:
+        """C{'igd2'} or C{'igd1'} (L{IPortMapper})."""
+        return "igd2" if self.is_igd2 else "igd1"
+
+    def observe_reset(self, callback: Callable[[], None]) -> None:
+        """UPnP IGD announces no loss of mappings: they are found gone at the next check."""
+
+    def listen(self) -> None:
+        """UPnP IGD makes no announcements we use (no GENA eventing)."""
+
+    def close(self) -> Deferred[None]:
+        """Nothing to release: every call is its own HTTP exchange."""
+        return succeed(None)
 
     # -- the SOAP call
 

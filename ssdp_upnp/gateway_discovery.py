@@ -12,7 +12,6 @@ With C{description_url} the search is skipped.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -28,22 +27,12 @@ from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayError, NoGatewayFound
 from .gateway import Gateway
 from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
-from .lan import Interface, default_gateways, interface_for
+from .lan import Interface, default_gateways, interface_for, route_source
 from .message import SearchResponse
 
 log = Logger()
 SEARCH_REPEATS = 3
 SEARCH_SPACING = 0.5
-
-
-def route_source(host: str) -> str:
-    """
-    Our address on the route to C{host}: a UDP socket is connected (which
-    sends nothing) and asked its own address.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect((host, 9))
-        return str(s.getsockname()[0])
 
 
 async def probe_gateway(

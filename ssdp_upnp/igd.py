@@ -11,7 +11,6 @@ All XML goes through the hardened parser.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -20,6 +19,18 @@ from lxml import etree
 from ._bounded import MAX_DIGITS, bounded_int
 from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import InvalidGatewayResponse, UnsafeXML
+from .mapping import PortMapping, is_double_nat
+
+__all__ = [
+    "ConnectionService",
+    "GatewayDescription",
+    "PortMapping",
+    "connection_services",
+    "is_double_nat",
+    "mapping_from_arguments",
+    "parse_gateway_description",
+    "parse_port_mapping_list",
+]
 
 WAN_IP_2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
 WAN_IP_1 = "urn:schemas-upnp-org:service:WANIPConnection:1"
@@ -162,20 +173,6 @@ def connection_services(description: GatewayDescription) -> list[ConnectionServi
     return sorted(found, key=lambda s: _PREFERENCE[s.service_type])
 
 
-@dataclass(frozen=True)
-class PortMapping:
-    """One port mapping of the gateway."""
-
-    external_port: int
-    protocol: str
-    internal_port: int
-    internal_client: str
-    description: str = ""
-    lease: int = 0
-    enabled: bool = True
-    remote_host: str = ""
-
-
 def _port(value: str | None, what: str) -> int:
     try:
         return bounded_int(value or "", 1, 65535)
@@ -241,24 +238,3 @@ def parse_port_mapping_list(data: str) -> list[PortMapping]:
         args = {local_name(c): (c.text or "").strip() for c in entry}
         mappings.append(mapping_from_arguments(args))
     return mappings
-
-
-#: Addresses that, as a gateway's external address, mean another NAT sits upstream.
-_NOT_PUBLIC = tuple(
-    ipaddress.IPv4Network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-              "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8")
-)  # fmt: skip
-
-
-def is_double_nat(external_ip: str) -> bool:
-    """
-    True for an external address from RFC 1918, the shared CGNAT range
-    100.64.0.0/10, link-local, loopback or 0/8: a NAT sits upstream of the
-    gateway, and a mapping on it alone does not make the node reachable.
-    """
-    try:
-        address = ipaddress.IPv4Address(external_ip)
-    except ValueError:
-        return True
-    return any(address in network for network in _NOT_PUBLIC)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -256,3 +257,16 @@ def default_gateways() -> list[str]:
             return parse_proc_route(f.read())
     except OSError:
         return []
+
+
+def route_source(host: str) -> str:
+    """
+    Our address on the route to C{host}: a UDP socket is connected (which
+    sends nothing) and asked its own address.
+
+    @raise OSError: when there is no route.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.connect((host, 9))
+        return str(s.getsockname()[0])

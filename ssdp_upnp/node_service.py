@@ -23,7 +23,8 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 if TYPE_CHECKING:
-    from .gateway import Gateway
+    from .mapping import IPortMapper
+    from .nat_ladder import NATLadder
     from .portmapping import PortMappingService
 
 from ._types import HTTPClient, ISSDPReactor, global_reactor
@@ -33,6 +34,7 @@ from .discovery import DiscoveryService
 from .errors import ConfigurationError
 from .forward import Forward
 from .lan import FollowsInterfaces, Interface, LANInterfaces, lan_choice, lan_interfaces
+from .mapping import check_method
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
 from .state import default_state_path, load_state
@@ -53,6 +55,8 @@ class NodeConfig:
     @ivar search_interval: seconds between discovery searches (None: once).
     @ivar rescan_interval: seconds between looks at the host's interfaces (0: never).
     @ivar exclude: uuids discovery never reports (besides the node's own).
+    @ivar nat_method: how to forward ports: C{auto} (PCP, then NAT-PMP, then
+        UPnP IGD: L{ssdp_upnp.nat_ladder}), C{pcp}, C{natpmp} or C{upnp}.
     @ivar legacy: answer ssdp-upnp 0.1.0 clients and find 0.1.0 servers
         (L{ssdp_upnp.legacy}), so that a network upgraded node by node stays one.
     """
@@ -76,6 +80,7 @@ class NodeConfig:
     lease: int = 3600
     check_interval: float = 60.0
     gateway_url: str | None = None
+    nat_method: str = "auto"
     rescan_interval: float = 30.0
     exclude: tuple[str, ...] = ()
     legacy: bool = True
@@ -96,6 +101,7 @@ class NodeConfig:
             raise ConfigurationError(f"max peers {self.max_peers} is not in 1..1000000")
         if self.gateway_url is not None and not self.gateway_url.startswith("http://"):
             raise ConfigurationError(f"gateway URL {self.gateway_url!r} is not an http:// URL")
+        object.__setattr__(self, "nat_method", check_method(self.nat_method))
 
     def state_path(self) -> Path:
         if self.state_file:
@@ -149,6 +155,7 @@ class NodeService(MultiService):
         self.advertiser: AdvertiserService | None = None
         self.discovery: DiscoveryService | None = None
         self.mapper: PortMappingService | None = None  # the NAT side loads only when asked
+        self._ladder: NATLadder | None = None
         if config.advertise:
             state = load_state(config.state_path(), config.uuid)
             self.node = NodeInfo.create(
@@ -206,13 +213,21 @@ class NodeService(MultiService):
         IService(part).setServiceParent(self)
         self.lan.follow(part)
 
-    def find_gateway(self) -> Deferred[Gateway]:
-        """Find the gateway on the interfaces in use now (or at C{config.gateway_url})."""
-        from .gateway_discovery import find_gateway
+    def find_gateway(self) -> Deferred[IPortMapper]:
+        """
+        Find a way to forward ports on the interfaces in use now: the
+        C{config.nat_method} (the PCP, NAT-PMP, UPnP ladder by default), or
+        the UPnP IGD at C{config.gateway_url}.
+        """
+        from .nat_ladder import NATLadder
 
-        return find_gateway(
-            self.reactor, self.lan.current, http=self.http, description_url=self.config.gateway_url
-        )
+        if self._ladder is None:
+            self._ladder = NATLadder(
+                self.reactor, self.lan.current, method=self.config.nat_method, http=self.http,
+                description_url=self.config.gateway_url,
+            )  # fmt: skip
+        self._ladder.interfaces = list(self.lan.current)
+        return self._ladder()
 
 
 def advertise_public_address(

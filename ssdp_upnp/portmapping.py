@@ -26,15 +26,15 @@ from .errors import (
     ConfigurationError,
     ConflictInMappingEntry,
     GatewayHTTPError,
+    MappingRefused,
     SSDPUPnPError,
-    UPnPError,
 )
 from .forward import Forward, check_protocol
-from .gateway import Gateway
-from .igd import PortMapping
 from .lan import Interface
+from .mapping import IPortMapper, PortMapping
 
-GatewayFinder = Callable[[], "Deferred[Gateway]"]
+#: How a service finds its way to forward ports (e.g. a L{ssdp_upnp.nat_ladder.NATLadder}).
+GatewayFinder = Callable[[], "Deferred[IPortMapper]"]
 #: After an add timed out, the next pass (which looks for a late mapping) is at most this far.
 UNCONFIRMED_CHECK = 10.0
 
@@ -85,7 +85,7 @@ class PortMappingService(Service):
         self.retry_max = retry_max
         self.description = description
         self.stop_timeout = stop_timeout
-        self.gateway: Gateway | None = None
+        self.gateway: IPortMapper | None = None
         self.mappings: dict[Forward, PortMapping] = {}
         self.external_ip: str | None = None
         self._renew_at: dict[Forward, float] = {}
@@ -126,16 +126,17 @@ class PortMappingService(Service):
                 self.forwards.append(forward)
             try:
                 if self.gateway is None:
-                    self.gateway = await self.find()
+                    self._use(await self.find())
                 gateway = self.gateway
+                assert gateway is not None
                 if self.external_ip is None:
                     self.external_ip = (await gateway.get_external_ip()).ip
                 changed = await self._keep(gateway, forward)
             except BaseException as e:
                 if not kept:
                     self.forget(forward)
-                if not isinstance(e, UPnPError):
-                    self.gateway = None  # no answer or a bad one: find it again next time
+                if not isinstance(e, MappingRefused):
+                    self._drop_gateway()  # no answer or a bad one: find it again next time
                     if not kept and isinstance(e, GatewayHTTPError | CancelledError):
                         self._unconfirmed[forward] = 3  # the router may make it yet
                         self._look_again_within(UNCONFIRMED_CHECK)
@@ -174,7 +175,7 @@ class PortMappingService(Service):
             "our address {address} toward the gateway is gone; mapping again",
             address=gateway.local_address,
         )
-        self.gateway = None
+        self._drop_gateway()
         dropped = bool(self.mappings)
         self._stale.extend(self.mappings.values())
         self.mappings.clear()
@@ -189,6 +190,27 @@ class PortMappingService(Service):
         if running is not None:
             running.cancel()
         self._schedule(0)
+
+    def _use(self, gateway: IPortMapper) -> None:
+        self.gateway = gateway
+        gateway.observe_reset(lambda: self._gateway_reset(gateway))
+        gateway.listen()
+
+    def _drop_gateway(self) -> None:
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            gateway.close()
+
+    def _gateway_reset(self, gateway: IPortMapper) -> None:
+        """The gateway lost its mappings (it restarted): map everything again now."""
+        if gateway is not self.gateway:
+            return
+        self.log.warn("the gateway lost its mappings (restarted?); mapping again")
+        for forward in self._renew_at:
+            self._renew_at[forward] = 0.0  # due: the next pass adds them again, same ports
+        if self.running and self._timer is not None and self._timer.active():
+            self._timer.cancel()
+            self._schedule(0)
 
     def _notify(self) -> None:
         for observer in list(self._observers):
@@ -208,7 +230,13 @@ class PortMappingService(Service):
         running, self._running = self._running, None
         if running is not None:
             running.cancel()
-        return ensureDeferred(self._remove_all())
+        done = ensureDeferred(self._remove_all())
+        done.addBoth(self._closed)
+        return done
+
+    def _closed(self, result: object) -> object:
+        self._drop_gateway()
+        return result
 
     async def _remove_all(self) -> None:
         gateway = self.gateway
@@ -250,7 +278,7 @@ class PortMappingService(Service):
             and (not present.description or present.description == description)
         )
 
-    async def _delete_if_ours(self, gateway: Gateway, mapping: PortMapping) -> bool:
+    async def _delete_if_ours(self, gateway: IPortMapper, mapping: PortMapping) -> bool:
         """Delete C{mapping} if the gateway still has it for us; say whether it did."""
         present = await gateway.get_mapping(mapping.external_port, mapping.protocol)
         if present is None or not self.is_ours(
@@ -286,9 +314,9 @@ class PortMappingService(Service):
         try:
             changed, refused = await self._maintain()
         except (SSDPUPnPError, OSError) as e:
-            if not isinstance(e, UPnPError):
+            if not isinstance(e, MappingRefused):
                 # the router went away, rebooted, or moved its control URL: find it again
-                self.gateway = None
+                self._drop_gateway()
             self._retry(f"{e}")
             return
         if changed:
@@ -315,9 +343,10 @@ class PortMappingService(Service):
         changed = False
         refused = 0
         if self.gateway is None:
-            self.gateway = await self.find()
+            self._use(await self.find())
             self.log.info("using gateway {gateway}", gateway=self.gateway)
         gateway = self.gateway
+        assert gateway is not None
         await self._remove_stale(gateway)
         await self._check_unconfirmed(gateway)
         address = await gateway.get_external_ip()
@@ -336,7 +365,7 @@ class PortMappingService(Service):
         for forward in self.forwards:
             try:
                 changed = await self._keep(gateway, forward) or changed
-            except UPnPError as e:
+            except MappingRefused as e:
                 refused += 1
                 self.log.error("the gateway refuses {protocol} {external} -> {internal}: {error}",
                                protocol=forward.protocol, external=forward.external_port,
@@ -347,7 +376,7 @@ class PortMappingService(Service):
                     changed = True
         return changed, refused
 
-    async def _check_unconfirmed(self, gateway: Gateway) -> None:
+    async def _check_unconfirmed(self, gateway: IPortMapper) -> None:
         """
         An add that timed out may still have been made by the router later: a
         mapping nobody owns. Look for it on the next few passes and delete it.
@@ -371,13 +400,13 @@ class PortMappingService(Service):
             else:
                 self._unconfirmed[forward] = tries - 1
 
-    async def _remove_stale(self, gateway: Gateway) -> None:
+    async def _remove_stale(self, gateway: IPortMapper) -> None:
         """Delete the mappings left pointing at an address we had (they hold the ports)."""
         stale, self._stale = self._stale, []
         for mapping in stale:
             try:
                 await gateway.delete_mapping(mapping.external_port, mapping.protocol)
-            except UPnPError as e:  # e.g. 606 in secure mode: another address's mapping
+            except MappingRefused as e:  # e.g. 606 in secure mode: another address's mapping
                 self.log.warn(
                     "cannot remove {protocol} {port} of our old address {client}: {error};"
                     " its lease ends it",
@@ -385,7 +414,7 @@ class PortMappingService(Service):
                     client=mapping.internal_client, error=e,
                 )  # fmt: skip
 
-    async def _keep(self, gateway: Gateway, forward: Forward) -> bool:
+    async def _keep(self, gateway: IPortMapper, forward: Forward) -> bool:
         """Make sure C{forward} is mapped and not due for renewal; say if its mapping changed."""
         current = self.mappings.get(forward)
         if current is not None and self._renew_at[forward] > self.reactor.seconds():
@@ -449,9 +478,9 @@ class Nat:
         self.protocol = check_protocol(protocol)
         self.lease = lease
         self.description = description
-        self._gateway: Gateway | None = None
+        self._gateway: IPortMapper | None = None
 
-    async def _gateway_now(self) -> Gateway:
+    async def _gateway_now(self) -> IPortMapper:
         if self._gateway is None:
             self._gateway = await self.find()
         return self._gateway
@@ -518,5 +547,5 @@ class Nat:
     def _forget(self, error: Exception) -> None:
         # a refusal (a UPnP error code) leaves the gateway usable; anything else
         # (no answer, HTTP failure, bad document) means finding it again next time
-        if not isinstance(error, UPnPError):
+        if not isinstance(error, MappingRefused):
             self._gateway = None

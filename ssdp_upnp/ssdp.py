@@ -37,9 +37,9 @@ from ._types import ISSDPReactor
 from .discovery import DiscoveryService
 from .errors import CallTimeout, ConfigurationError, FacadeError, SSDPUPnPError
 from .forward import check_protocol
-from .gateway import Gateway
-from .gateway_discovery import find_gateway
 from .lan import Interface, lan_interfaces
+from .mapping import IPortMapper, check_method
+from .nat_ladder import NATLadder
 from .node import NodeInfo
 from .node_service import NodeConfig, NodeService
 from .peers import Peer, RemovalReason
@@ -416,9 +416,12 @@ class Nat:
         timeout: float = 15.0,
         interfaces: Sequence[Interface] | None = None,
         description_url: str | None = None,
+        method: str = "auto",
     ) -> None:
         if lease < 120:
             raise ConfigurationError(f"lease {lease} is under 120 seconds")
+        self.method = check_method(method)
+        self._ladder: NATLadder | None = None
         self.protocol = check_protocol(protocol)
         self.lease = lease
         self.timeout = timeout
@@ -428,12 +431,16 @@ class Nat:
         # removal looks first and removes only our own mapping
         self._nat = TwistedNat(self._known_gateway, protocol=protocol, lease=lease)
 
-    def _find(self) -> Deferred[Gateway]:
-        return find_gateway(runtime.running_reactor(), self.interfaces or lan_interfaces(),
-                            description_url=self.description_url,
-                            timeout=min(self.timeout, 10.0))  # fmt: skip
+    def _find(self) -> Deferred[IPortMapper]:
+        if self._ladder is None:
+            self._ladder = NATLadder(
+                runtime.running_reactor(), [], method=self.method,
+                description_url=self.description_url, timeout=min(self.timeout, 10.0),
+            )  # fmt: skip
+        self._ladder.interfaces = list(self.interfaces or lan_interfaces())
+        return self._ladder()
 
-    def _known_gateway(self) -> Deferred[Gateway]:
+    def _known_gateway(self) -> Deferred[IPortMapper]:
         keeper = self._keeper
         if keeper is not None and keeper.gateway is not None:
             return succeed(keeper.gateway)

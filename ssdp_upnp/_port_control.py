@@ -1,0 +1,194 @@
+"""
+The UDP exchange under the PCP and NAT-PMP clients: one socket bound to our
+address toward the gateway, requests to the gateway's port 5351, each
+retransmitted on a capped schedule, and answers taken only from that address
+and port and only by the request they match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from ._inbound import DropLog
+from ._types import ISSDPReactor
+from .errors import InvalidPortControlMessage, NoResponse
+from .pcp import epoch_valid
+
+R = TypeVar("R")
+
+SERVER_PORT = 5351
+#: Seconds to wait after each send: RFC 6886's 250 ms doubling, cut at four
+#: sends (3.75 s in all) where the RFCs allow a minute and more: a gateway on
+#: the LAN answers in milliseconds, and the ladder must move on quickly.
+#: (RFC 6887's initial 3 s would make a silent PCP gateway cost 3 s alone.)
+RETRANSMIT = (0.25, 0.5, 1.0, 2.0)
+#: Requests in flight at once on one channel (more fail at once).
+MAX_PENDING = 64
+
+log = Logger()
+
+
+@dataclass(eq=False)
+class _Pending(Generic[R]):
+    data: bytes
+    accept: Callable[[R], bool]
+    result: Deferred[R]
+    waits: list[float] = field(default_factory=list)
+    timer: IDelayedCall | None = None
+
+
+class ControlChannel(DatagramProtocol, Generic[R]):
+    """
+    Requests to C{gateway}:5351 from C{local}, answered by datagrams that
+    C{decode} reads (an L{InvalidPortControlMessage} drops them).
+
+    @param unsolicited: called with a decoded answer that matches no request
+        (a server may unicast an ANNOUNCE to its clients).
+    @ivar drops: every dropped datagram, by reason.
+    """
+
+    def __init__(
+        self,
+        reactor: ISSDPReactor,
+        local: str,
+        gateway: str,
+        decode: Callable[[bytes], R],
+        what: str,
+        *,
+        schedule: Sequence[float] = RETRANSMIT,
+        server_port: int = SERVER_PORT,
+        unsolicited: Callable[[R], None] | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.local = local
+        self.gateway = gateway
+        self.server_port = server_port
+        self.decode = decode
+        self.what = what
+        self.schedule = tuple(schedule)
+        self.unsolicited = unsolicited
+        self.drops = DropLog(log, reactor, what=f"{what} datagram")
+        self._pending: list[_Pending[R]] = []
+        self._port: IListeningPort | None = None
+
+    def _open(self) -> None:
+        if self._port is None:
+            self._port = self.reactor.listenUDP(0, self, interface=self.local, maxPacketSize=2048)
+
+    def request(self, data: bytes, accept: Callable[[R], bool]) -> Deferred[R]:
+        """
+        Send C{data} until an answer that C{accept} takes arrives.
+
+        @return: a Deferred that fires with the decoded answer, or fails with
+            L{NoResponse} once the schedule is over (or the socket refuses);
+            cancelling it stops the retransmissions.
+        """
+
+        def cancel(_: Deferred[R]) -> None:
+            self._finish(pending)
+
+        pending: _Pending[R] = _Pending(data, accept, Deferred(cancel), list(self.schedule))
+        if len(self._pending) >= MAX_PENDING:
+            pending.result.errback(NoResponse(f"{self.what}: {MAX_PENDING} requests in flight"))
+            return pending.result
+        try:
+            self._open()
+        except OSError as e:
+            pending.result.errback(NoResponse(f"{self.what}: cannot bind to {self.local}: {e}"))
+            return pending.result
+        self._pending.append(pending)
+        self._send(pending)
+        return pending.result
+
+    def _send(self, pending: _Pending[R]) -> None:
+        pending.timer = None
+        if not pending.waits:
+            self._finish(pending)
+            tries = len(self.schedule)
+            pending.result.errback(NoResponse(
+                f"{self.what}: no answer from {self.gateway}:{self.server_port} after {tries}"
+                f" tries in {sum(self.schedule):.2f}s"
+            ))  # fmt: skip
+            return
+        assert self.transport is not None
+        try:
+            self.transport.write(pending.data, (self.gateway, self.server_port))
+        except OSError as e:
+            self._finish(pending)
+            pending.result.errback(NoResponse(f"{self.what}: cannot send to {self.gateway}: {e}"))
+            return
+        pending.timer = self.reactor.callLater(pending.waits.pop(0), self._send, pending)
+
+    def _finish(self, pending: _Pending[R]) -> None:
+        if pending.timer is not None and pending.timer.active():
+            pending.timer.cancel()
+        pending.timer = None
+        if pending in self._pending:
+            self._pending.remove(pending)
+
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        host, port = addr[0], addr[1]
+        if (host, port) != (self.gateway, self.server_port):
+            self.drops.drop("not from the gateway", host, port)
+            return
+        try:
+            answer = self.decode(data)
+        except InvalidPortControlMessage as e:
+            self.drops.drop("malformed", host, port, detail=str(e))
+            return
+        for pending in self._pending:
+            if pending.accept(answer):
+                self._finish(pending)
+                pending.result.callback(answer)
+                return
+        if self.unsolicited is not None:
+            self.unsolicited(answer)
+        else:
+            self.drops.drop("answers no request of ours", host, port)
+
+    def close(self) -> Deferred[None]:
+        """Stop every request (they fail with L{NoResponse}) and close the socket."""
+        for pending in list(self._pending):
+            self._finish(pending)
+            pending.result.errback(NoResponse(f"{self.what}: closed"))
+        port, self._port = self._port, None
+        if port is None:
+            return succeed(None)
+        return maybeDeferred(port.stopListening).addCallback(lambda _: None)
+
+
+class Epoch:
+    """
+    The gateway's epoch as last seen, against our clock: whether it kept its
+    mappings (RFC 6887 8.5, RFC 6886 3.6), and who to tell when it did not.
+    """
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.clock = clock
+        self.last: tuple[int, float] | None = None
+        self._observers: list[Callable[[], None]] = []
+
+    def observe(self, callback: Callable[[], None]) -> None:
+        self._observers.append(callback)
+
+    def saw(self, epoch: int) -> bool:
+        """
+        Record C{epoch}; say whether the gateway still has what it had (False
+        once it has lost its mappings: the observers are told first).
+        """
+        now = self.clock.seconds()
+        previous, self.last = self.last, (epoch, now)
+        if previous is None or epoch_valid(previous[0], previous[1], epoch, now):
+            return True
+        log.warn("the gateway's epoch went from {old} to {new}: it has lost its mappings",
+                 old=previous[0], new=epoch)  # fmt: skip
+        for observer in list(self._observers):
+            observer()
+        return False

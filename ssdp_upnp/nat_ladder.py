@@ -1,0 +1,247 @@
+"""
+Choosing how to forward a port: PCP, then NAT-PMP, then UPnP IGD (IGD2 before
+IGD1, inside L{ssdp_upnp.gateway_discovery}).
+
+In C{auto}, all three are asked at once: an ANNOUNCE and a NAT-PMP address
+request go to the default gateway's port 5351 while the SSDP search runs.
+The best method that answered wins as soon as every better one has failed,
+or C{grace} seconds after the first answer (a silent PCP gateway costs its
+whole retransmission schedule, 3.75 s, otherwise). L{NATLadder} remembers
+the method that worked and asks it alone next time, falling back to the
+whole ladder when it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from ._types import HTTPClient, ISSDPReactor
+from .errors import GatewayError, NoGatewayFound
+from .lan import Interface, default_gateways, interface_for, route_source
+from .mapping import METHODS, IPortMapper, check_method
+from .natpmp_client import NATPMPMapper
+from .pcp_client import PCPMapper
+
+__all__ = ["METHODS", "NATLadder", "check_method", "find_mapper", "udp_gateway"]
+
+log = Logger()
+#: After the first method answers, how long a better one may still take.
+GRACE = 0.3
+
+
+def udp_gateway(interfaces: Sequence[Interface]) -> tuple[str, str]:
+    """
+    The default gateway PCP and NAT-PMP talk to, and our address toward it
+    (which must be on one of C{interfaces}).
+
+    @raise NoGatewayFound: without a default route through one of them.
+    """
+    reasons = []
+    for gateway in default_gateways():
+        try:
+            local = route_source(gateway)
+        except OSError as e:
+            reasons.append(f"{gateway}: {e}")
+            continue
+        on = interface_for(interfaces, gateway)
+        if on is not None or any(i.ip == local for i in interfaces):
+            return gateway, local
+        reasons.append(f"{gateway} is not on a LAN interface we use")
+    why = "; ".join(reasons) or "no IPv4 default route"
+    raise NoGatewayFound(f"no gateway for PCP/NAT-PMP: {why}")
+
+
+def _probe(
+    reactor: ISSDPReactor,
+    method: str,
+    interfaces: Sequence[Interface],
+    http: HTTPClient | None,
+    description_url: str | None,
+    timeout: float,
+) -> Deferred[IPortMapper]:
+    """Ask one method; fires with its mapper once the gateway answered it."""
+    if method == "upnp":
+        from .gateway_discovery import find_gateway  # treq and lxml load only here
+
+        found = find_gateway(
+            reactor, interfaces, http=http, description_url=description_url, timeout=timeout
+        )
+        return cast("Deferred[IPortMapper]", found)
+    try:
+        gateway, local = udp_gateway(interfaces)
+    except NoGatewayFound as e:
+        return Deferred.fromCoroutine(_raise(e))
+    mapper: PCPMapper | NATPMPMapper
+    if method == "pcp":
+        mapper = PCPMapper(reactor, gateway, local)
+        asked: Deferred[object] = cast("Deferred[object]", mapper.announce())
+    else:
+        mapper = NATPMPMapper(reactor, gateway, local)
+        asked = cast("Deferred[object]", mapper.probe())
+
+    def answered(_: object) -> IPortMapper:
+        return cast(IPortMapper, mapper)
+
+    def failed(failure: Failure) -> Failure:
+        mapper.close()
+        return failure
+
+    return asked.addCallbacks(answered, failed)
+
+
+async def _raise(error: Exception) -> IPortMapper:
+    raise error
+
+
+class _Race:
+    """Every method at once; the best answer wins (see the module's docstring)."""
+
+    def __init__(self, reactor: ISSDPReactor, methods: Sequence[str], grace: float) -> None:
+        self.reactor = reactor
+        self.methods = list(methods)
+        self.grace = grace
+        self.probes: dict[str, Deferred[IPortMapper]] = {}
+        self.answers: dict[str, IPortMapper] = {}
+        self.failures: dict[str, str] = {}
+        self.result: Deferred[IPortMapper] = Deferred(self._cancel)
+        self._timer: IDelayedCall | None = None
+
+    def run(self, probe: dict[str, Deferred[IPortMapper]]) -> Deferred[IPortMapper]:
+        self.probes = dict(probe)
+        for method, d in probe.items():
+            d.addCallbacks(self._answered, self._failed, (method,), errbackArgs=(method,))
+        return self.result
+
+    def _answered(self, mapper: IPortMapper, method: str) -> None:
+        self.probes.pop(method, None)
+        if self.result.called:
+            mapper.close()
+            return
+        self.answers[method] = mapper
+        self._decide()
+        if not self.result.called and self._timer is None:
+            self._timer = self.reactor.callLater(self.grace, self._decide, True)
+
+    def _failed(self, failure: Failure, method: str) -> None:
+        self.probes.pop(method, None)
+        if not failure.check(CancelledError):
+            self.failures[method] = failure.getErrorMessage()
+            log.info("NAT method {method} unusable: {error}", method=method,
+                     error=failure.getErrorMessage())  # fmt: skip
+        if not self.result.called:
+            self._decide()
+
+    def _decide(self, grace_over: bool = False) -> None:
+        if self.result.called:
+            return
+        for method in self.methods:
+            if method in self.answers:
+                self._choose(method)
+                return
+            if method in self.probes and not grace_over:
+                return  # a better one may still answer
+        if not self.probes:
+            why = "; ".join(f"{m}: {e}" for m, e in self.failures.items())
+            self._finish()
+            self.result.errback(NoGatewayFound(f"no way to forward a port: {why}"))
+
+    def _choose(self, method: str) -> None:
+        chosen = self.answers.pop(method)
+        self._finish()
+        self.result.callback(chosen)
+
+    def _finish(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        for mapper in self.answers.values():
+            mapper.close()
+        self.answers.clear()
+        for probe in list(self.probes.values()):
+            probe.cancel()
+
+    def _cancel(self, _: Deferred[IPortMapper]) -> None:
+        self._finish()
+
+
+def find_mapper(
+    reactor: ISSDPReactor,
+    interfaces: Sequence[Interface],
+    *,
+    method: str = "auto",
+    http: HTTPClient | None = None,
+    description_url: str | None = None,
+    timeout: float = 5.0,
+    grace: float = GRACE,
+) -> Deferred[IPortMapper]:
+    """
+    Find a way to forward ports: C{method} C{'auto'} (the ladder), or one of
+    C{'pcp'}, C{'natpmp'}, C{'upnp'} alone. With C{description_url} the
+    gateway is the UPnP IGD there.
+
+    @return: a Deferred that fires with an L{IPortMapper} (its
+        C{method} says which), or fails with L{NoGatewayFound} saying why
+        each method failed.
+    """
+    method = check_method(method)
+    methods = list(METHODS) if method == "auto" else [method]
+    if description_url is not None:
+        methods = ["upnp"]
+    race = _Race(reactor, methods, grace)
+    probes = {m: _probe(reactor, m, interfaces, http, description_url, timeout) for m in methods}
+    return race.run(probes)
+
+
+class NATLadder:
+    """
+    A gateway finder for L{ssdp_upnp.portmapping.PortMappingService} and
+    L{ssdp_upnp.portmapping.Nat}: L{find_mapper}, asking first the method
+    that worked last time.
+
+    @ivar last: the method that worked last, if any.
+    """
+
+    def __init__(
+        self,
+        reactor: ISSDPReactor,
+        interfaces: Sequence[Interface],
+        *,
+        method: str = "auto",
+        http: HTTPClient | None = None,
+        description_url: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.reactor = reactor
+        self.interfaces = list(interfaces)
+        self.method = check_method(method)
+        self.http = http
+        self.description_url = description_url
+        self.timeout = timeout
+        self.last: str | None = None
+
+    def _find(self, method: str) -> Deferred[IPortMapper]:
+        return find_mapper(self.reactor, self.interfaces, method=method, http=self.http,
+                           description_url=self.description_url, timeout=self.timeout)  # fmt: skip
+
+    def __call__(self) -> Deferred[IPortMapper]:
+        async def run() -> IPortMapper:
+            if self.last is not None and self.method == "auto":
+                try:
+                    return self._remember(await self._find(self.last))
+                except GatewayError as e:
+                    log.info("NAT method {method} no longer answers ({error}); trying all",
+                             method=self.last, error=e)  # fmt: skip
+            return self._remember(await self._find(self.method))
+
+        return Deferred.fromCoroutine(run())
+
+    def _remember(self, mapper: IPortMapper) -> IPortMapper:
+        method = str(mapper.method)
+        self.last = "upnp" if method.startswith("igd") else method
+        return mapper

@@ -1,0 +1,265 @@
+"""
+A PCP (RFC 6887) client: L{PCPMapper} forwards ports on the default gateway
+with MAP requests over UDP and provides L{IPortMapper}.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ._announcements import AnnouncementListener
+from ._port_control import RETRANSMIT, ControlChannel, Epoch
+from ._types import ISSDPReactor
+from .errors import GatewayError, InvalidGatewayResponse, MappingNotHeld
+from .forward import check_protocol
+from .mapping import ExternalAddress, IPortMapper, PortMapping, external_address
+from .natpmp_client import NATPMPMapper
+from .pcp import (
+    ANNOUNCE,
+    MAP,
+    NONCE_BYTES,
+    MapRequest,
+    Response,
+    check_result,
+    decode_response,
+    encode_announce,
+    encode_map,
+)
+
+__all__ = ["PCPMapper"]
+
+
+@dataclass(frozen=True)
+class _Held:
+    nonce: bytes
+    mapping: PortMapping
+    until: float
+
+
+@implementer(IPortMapper)
+class PCPMapper:
+    """
+    Mappings on the PCP server C{gateway}, for our address C{local_address}.
+
+    Each mapping has its own random nonce, repeated by its renewals and its
+    deletion. A renewal suggests the port the server gave. PCP cannot list:
+    L{get_mapping} gives the mappings this mapper made, checked against the
+    server's epoch (one ANNOUNCE); an unsolicited ANNOUNCE on
+    224.0.0.1:5350 (L{listen}) tells of a restart at once. PCP tells the
+    external address only in a MAP answer: until one is made,
+    L{get_external_ip} asks NAT-PMP, which PCP servers also speak (RFC 6887
+    appendix A; miniupnpd switches both together).
+
+    @ivar server_version: the version a refusing server said it speaks.
+    """
+
+    method = "pcp"
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: ISSDPReactor,
+        gateway: str,
+        local_address: str,
+        *,
+        schedule: tuple[float, ...] = RETRANSMIT,
+        nonce: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.reactor = reactor
+        self.gateway = gateway
+        self.local_address = local_address
+        self.schedule = schedule
+        self._nonce = nonce
+        self.channel: ControlChannel[Response] = ControlChannel(
+            reactor, local_address, gateway, decode_response, "PCP", schedule=schedule,
+            unsolicited=self._unsolicited,
+        )  # fmt: skip
+        self.epoch = Epoch(reactor)
+        self.epoch.observe(self._lost)
+        self.external_ip: str | None = None
+        self.server_version: int | None = None
+        self.held: dict[tuple[str, int], _Held] = {}
+        self._listener: AnnouncementListener | None = None
+        self._natpmp: NATPMPMapper | None = None
+
+    def __repr__(self) -> str:
+        return f"<PCPMapper gateway {self.gateway} for {self.local_address}>"
+
+    def _lost(self) -> None:
+        self.held.clear()
+
+    def observe_reset(self, callback: Callable[[], None]) -> None:
+        self.epoch.observe(callback)
+
+    def listen(self) -> None:
+        """Follow the server's unsolicited ANNOUNCEs (224.0.0.1:5350)."""
+        if self._listener is None:
+            self._listener = AnnouncementListener(
+                self.reactor, self.gateway, self.local_address, pcp=self._unsolicited
+            )
+            self._listener.start()
+
+    def _unsolicited(self, answer: Response) -> None:
+        if answer.opcode == ANNOUNCE and answer.result == 0:
+            self.log.info("the PCP server announces itself (epoch {epoch})", epoch=answer.epoch)
+            self.epoch.saw(answer.epoch)
+
+    def announce(self) -> Deferred[Response]:
+        """
+        One ANNOUNCE: fires with the answer when the server speaks PCP, or
+        fails with its typed refusal (L{ssdp_upnp.errors.PCPUnsupportedVersion}
+        from a NAT-PMP-only gateway) or L{ssdp_upnp.errors.NoResponse}.
+        """
+
+        async def run() -> Response:
+            answer = await self.channel.request(
+                encode_announce(self.local_address), lambda a: a.opcode == ANNOUNCE
+            )
+            return self._checked(answer)
+
+        return Deferred.fromCoroutine(run())
+
+    def _checked(self, answer: Response) -> Response:
+        if answer.version != 2:
+            self.server_version = answer.version
+        else:
+            self.epoch.saw(answer.epoch)
+        return check_result(answer)
+
+    async def _map(self, request: MapRequest) -> Response:
+        def ours(answer: Response) -> bool:
+            if answer.opcode != MAP:
+                return False
+            if answer.map is None:  # a refusal too short to carry the nonce (version 0)
+                return answer.version != 2
+            return (
+                answer.map.nonce == request.nonce
+                and answer.map.protocol == request.protocol
+                and answer.map.internal_port == request.internal_port
+            )
+
+        answer = self._checked(await self.channel.request(encode_map(request), ours))
+        assert answer.map is not None  # a success has its MAP body (decode_response)
+        if request.lifetime and not (1 <= answer.map.external_port <= 65535 and answer.lifetime):
+            raise InvalidGatewayResponse(
+                f"PCP mapped {request.protocol} {request.internal_port} to port"
+                f" {answer.map.external_port} for {answer.lifetime}s"
+            )
+        return answer
+
+    def get_external_ip(self) -> Deferred[ExternalAddress]:
+        """
+        Fires with the external address of the last mapping made or, before
+        any, the one NAT-PMP gives.
+        """
+
+        async def run() -> ExternalAddress:
+            if self.external_ip is not None:
+                return external_address(self.external_ip)
+            if self._natpmp is None:
+                self._natpmp = NATPMPMapper(self.reactor, self.gateway, self.local_address,
+                                            schedule=self.schedule)  # fmt: skip
+            try:
+                return await self._natpmp.get_external_ip()
+            except GatewayError as e:
+                raise GatewayError(
+                    f"PCP tells the external address only with a mapping, and NAT-PMP: {e}"
+                ) from e
+
+        return Deferred.fromCoroutine(run())
+
+    def add_mapping(
+        self,
+        external_port: int,
+        internal_port: int,
+        protocol: str = "TCP",
+        *,
+        lease: int = 3600,
+        description: str = "ssdp_upnp",
+    ) -> Deferred[PortMapping]:
+        """
+        MAP C{external_port} (a suggestion: the server gives another when it
+        is taken) to C{internal_port} for C{lease} seconds; fires with what it
+        assigned (its lifetime may be shorter than asked). A mapping of the
+        same internal port is renewed with its nonce and its port.
+        """
+        proto = check_protocol(protocol)
+
+        async def run() -> PortMapping:
+            previous = next(
+                (key for key, held in self.held.items()
+                 if key[0] == proto and held.mapping.internal_port == internal_port),
+                None,
+            )  # fmt: skip
+            if previous is not None:
+                nonce = self.held[previous].nonce
+                suggested = previous[1]
+            else:
+                nonce, suggested = self._nonce(NONCE_BYTES), external_port
+            answer = await self._map(
+                MapRequest(nonce, proto, internal_port, suggested, lease, self.local_address)
+            )
+            assert answer.map is not None
+            self.external_ip = answer.map.external_address
+            mapping = PortMapping(answer.map.external_port, proto, internal_port,
+                                  self.local_address, description, answer.lifetime)  # fmt: skip
+            if previous is not None:
+                self.held.pop(previous, None)
+            until = self.reactor.seconds() + answer.lifetime
+            self.held[(proto, mapping.external_port)] = _Held(nonce, mapping, until)
+            return mapping
+
+        return Deferred.fromCoroutine(run())
+
+    add_any_mapping = add_mapping
+
+    def get_mapping(
+        self, external_port: int, protocol: str = "TCP"
+    ) -> Deferred[PortMapping | None]:
+        """The mapping this mapper made of C{external_port}, if the server still has it."""
+        key = (check_protocol(protocol), external_port)
+
+        async def run() -> PortMapping | None:
+            if key not in self.held:
+                return None
+            await self.announce()  # the epoch tells whether the server lost it
+            held = self.held.get(key)
+            if held is None or held.until <= self.reactor.seconds():
+                self.held.pop(key, None)
+                return None
+            return held.mapping
+
+        return Deferred.fromCoroutine(run())
+
+    def delete_mapping(self, external_port: int, protocol: str = "TCP") -> Deferred[None]:
+        """Delete a mapping this mapper made (lifetime 0 with its nonce)."""
+        key = (check_protocol(protocol), external_port)
+
+        async def run() -> None:
+            held = self.held.get(key)
+            if held is None:
+                raise MappingNotHeld(
+                    f"PCP: {key[0]} {external_port} was not mapped by this client (a PCP"
+                    " mapping is deleted only with its nonce; its lifetime ends it)"
+                )
+            mapping = held.mapping
+            await self._map(MapRequest(held.nonce, key[0], mapping.internal_port,
+                                       external_port, 0, self.local_address))  # fmt: skip
+            self.held.pop(key, None)
+
+        return Deferred.fromCoroutine(run())
+
+    def close(self) -> Deferred[None]:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._natpmp is not None:
+            self._natpmp.close()
+            self._natpmp = None
+        return self.channel.close()
