@@ -35,7 +35,7 @@ class AnnouncementListener(DatagramProtocol):
         gateway: str,
         local_address: str,
         *,
-        pcp: Callable[[pcp.Response], None] | None = None,
+        pcp: Callable[[pcp.Response], object] | None = None,
         natpmp: Callable[[natpmp.AddressResponse], None] | None = None,
         port: int = pcp.CLIENT_PORT,
     ) -> None:

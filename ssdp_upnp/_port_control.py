@@ -49,8 +49,8 @@ class ControlChannel(DatagramProtocol, Generic[R]):
     Requests to C{gateway}:5351 from C{local}, answered by datagrams that
     C{decode} reads (an L{InvalidPortControlMessage} drops them).
 
-    @param unsolicited: called with a decoded answer that matches no request
-        (a server may unicast an ANNOUNCE to its clients).
+    @param unsolicited: offered a decoded answer that matches no request (a
+        server may unicast an ANNOUNCE to its clients); it says if it took it.
     @ivar drops: every dropped datagram, by reason.
     """
 
@@ -64,7 +64,7 @@ class ControlChannel(DatagramProtocol, Generic[R]):
         *,
         schedule: Sequence[float] = RETRANSMIT,
         server_port: int = SERVER_PORT,
-        unsolicited: Callable[[R], None] | None = None,
+        unsolicited: Callable[[R], bool] | None = None,
     ) -> None:
         self.reactor = reactor
         self.local = local
@@ -148,9 +148,7 @@ class ControlChannel(DatagramProtocol, Generic[R]):
                 self._finish(pending)
                 pending.result.callback(answer)
                 return
-        if self.unsolicited is not None:
-            self.unsolicited(answer)
-        else:
+        if self.unsolicited is None or not self.unsolicited(answer):
             self.drops.drop("answers no request of ours", host, port)
 
     def close(self) -> Deferred[None]:

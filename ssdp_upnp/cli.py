@@ -4,8 +4,8 @@ ssdp-upnp: look at the LAN and the router from a shell::
     ssdp-upnp search [--st ST] [--timeout S] [--interface IP]
     ssdp-upnp peers --product P [--network N]
     ssdp-upnp advertise --product P --port N [--network N] [--duration S]
-    ssdp-upnp nat status | external-ip | list
-    ssdp-upnp nat add INTERNAL [EXTERNAL] [--udp] [--lease S]
+    ssdp-upnp nat status | external-ip | list [--method auto|pcp|natpmp|upnp]
+    ssdp-upnp nat add INTERNAL [EXTERNAL] [--udp] [--lease S] [--method M]
     ssdp-upnp nat remove EXTERNAL [--udp]
     ssdp-upnp diagnose [--product P] [--gateway-url URL]
 
@@ -38,18 +38,21 @@ from .discovery import discover
 from .errors import (
     ConfigurationError,
     MessageError,
+    NoGatewayFound,
     NoSuchEntryInArray,
     NotAuthorized,
     SSDPUPnPError,
 )
 from .lan import Interface, lan_choice, lan_interfaces
 from .legacy import LegacyResponse
+from .mapping import check_method
 from .message import Notify, SearchRequest, SearchResponse, decode, encode
 from .node import check_network, check_node_id, check_product, check_uuid
 from .node_service import NodeConfig, NodeService
 
 if TYPE_CHECKING:  # the NAT side loads only for the commands that use it
     from .gateway import Gateway
+    from .mapping import IPortMapper
 
 log = Logger()
 T = TypeVar("T")
@@ -299,38 +302,106 @@ async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
         await Deferred()  # until the process is told to stop (SIGINT, SIGTERM)
 
 
-async def _gateway(reactor: ISSDPReactor, args: argparse.Namespace) -> Gateway:
-    from .gateway_discovery import find_gateway
+def _udp_method(mapper: IPortMapper) -> bool:
+    return str(mapper.method) in ("pcp", "natpmp")
+
+
+async def _mapper(reactor: ISSDPReactor, args: argparse.Namespace, method: str) -> IPortMapper:
+    from .nat_ladder import find_mapper
 
     with _Progress(reactor, args, "looking for the gateway"):
-        return await find_gateway(reactor, _interfaces(args), description_url=args.gateway_url,
-                                  timeout=args.timeout)  # fmt: skip
+        return await find_mapper(
+            reactor, _interfaces(args), method=method, description_url=args.gateway_url,
+            timeout=args.timeout,
+        )  # fmt: skip
+
+
+def _method_row(method: str, answer: IPortMapper | Exception) -> dict[str, Any]:
+    if isinstance(answer, Exception):
+        return {"method": method, "answered": False, "detail": str(answer)}
+    row: dict[str, Any] = {"method": str(answer.method), "answered": True,
+                           "local_address": answer.local_address}  # fmt: skip
+    if method == "upnp":
+        gateway = cast("Gateway", answer)
+        row["detail"] = f"{gateway.service.service_type} at {gateway.description.url}"
+    else:
+        epoch = getattr(answer, "epoch", None)
+        last = epoch.last if epoch is not None else None
+        row["detail"] = f"gateway {getattr(answer, 'gateway', '?')}:5351" + (
+            f", epoch {last[0]}" if last else "")  # fmt: skip
+    return row
+
+
+async def _nat_status(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    from .nat_ladder import survey
+
+    with _Progress(reactor, args, "asking the gateway (PCP, NAT-PMP, UPnP)"):
+        found = await survey(reactor, _interfaces(args), description_url=args.gateway_url,
+                             timeout=args.timeout)  # fmt: skip
+    try:
+        rows = [_method_row(method, answer) for method, answer in found.items()]
+        usable = [a for a in found.values() if not isinstance(a, Exception)]
+        if not usable:
+            raise NoGatewayFound("no method answered: " + "; ".join(
+                f"{m}: {e}" for m, e in found.items()))  # fmt: skip
+        address = None
+        for mapper in usable:
+            try:
+                address = await mapper.get_external_ip()
+                break
+            except SSDPUPnPError as e:
+                log.info("{method}: no external address: {error}", method=mapper.method, error=e)
+        report = {
+            "methods": rows,
+            "best": str(usable[0].method),
+            "external_ip": address.ip if address else None,
+            "double_nat": address.double_nat if address else None,
+        }
+    finally:
+        for answer in found.values():
+            if not isinstance(answer, Exception):
+                await answer.close()
+    if args.json:
+        _emit(args, report)
+        return
+    print(_table(rows, ["method", "answered", "detail"]))
+    print(f"best method: {report['best']}; external address: {report['external_ip']}"
+          + (" (double NAT or CGNAT: not reachable from the internet)"
+             if report["double_nat"] else ""))  # fmt: skip
 
 
 async def _nat(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    gateway = await _gateway(reactor, args)
-    protocol = "UDP" if getattr(args, "udp", False) else "TCP"
     if args.nat_command == "status":
-        status = await gateway.get_status()
+        await _nat_status(reactor, args)
+        return
+    # PCP and NAT-PMP cannot list, and delete only what the same process mapped
+    method = "upnp" if args.nat_command in ("list", "remove") else args.method
+    mapper = await _mapper(reactor, args, method)
+    try:
+        await _nat_command(args, mapper)
+    finally:
+        await mapper.close()
+
+
+async def _nat_command(args: argparse.Namespace, gateway: IPortMapper) -> None:
+    protocol = "UDP" if getattr(args, "udp", False) else "TCP"
+    if args.nat_command == "external-ip":
         address = await gateway.get_external_ip()
-        _emit(args, {
-            "gateway": gateway.description.url, "service": gateway.service.service_type,
-            "status": status.status, "uptime": status.uptime, "external_ip": address.ip,
-            "double_nat": address.double_nat, "local_address": gateway.local_address,
-        })  # fmt: skip
-    elif args.nat_command == "external-ip":
-        address = await gateway.get_external_ip()
-        _emit(args, asdict(address) if args.json else address.ip)
+        _emit(args, {**asdict(address), "method": gateway.method} if args.json else address.ip)
     elif args.nat_command == "list":
-        rows = [asdict(m) for m in await gateway.list_mappings()]
+        rows = [{**asdict(m), "method": gateway.method}
+                for m in await cast("Gateway", gateway).list_mappings()]  # fmt: skip
         _emit(args, rows, ["protocol", "external_port", "internal_client", "internal_port",
-                           "lease", "description"])  # fmt: skip
+                           "lease", "description", "method"])  # fmt: skip
     elif args.nat_command == "add":
         external = args.external or args.internal
-        mapping = await gateway.add_mapping(external, args.internal, protocol, lease=args.lease,
+        lease = args.lease
+        if lease == 0 and _udp_method(gateway):
+            lease = 604800  # PCP and NAT-PMP have no permanent mappings: a week
+        mapping = await gateway.add_mapping(external, args.internal, protocol, lease=lease,
                                             description=args.description)  # fmt: skip
         address = await gateway.get_external_ip()
-        _emit(args, {**asdict(mapping), "external_ip": address.ip})
+        _emit(args, {**asdict(mapping), "external_ip": address.ip, "method": gateway.method})
     elif args.nat_command == "remove":
         existing = await gateway.get_mapping(args.external, protocol)
         if existing is None:
@@ -414,7 +485,12 @@ def parser() -> argparse.ArgumentParser:
     diag.add_argument("--product", default="blockchain", type=_arg(check_product))
     diag.add_argument("--gateway-url", type=_arg(_gateway_url))
 
-    nat = sub.add_parser("nat", help="the UPnP gateway (router)")
+    def method_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--method", type=_arg(check_method), default="auto",
+                       help="how to talk to the gateway: auto (PCP, then NAT-PMP, then UPnP IGD),"
+                       " pcp, natpmp or upnp")  # fmt: skip
+
+    nat = sub.add_parser("nat", help="the gateway (router): PCP, NAT-PMP or UPnP IGD")
     nat_sub = nat.add_subparsers(dest="nat_command", required=True)
     for name, text in (("status", "connection status and external address"),
                        ("external-ip", "the external address"),
@@ -423,9 +499,11 @@ def parser() -> argparse.ArgumentParser:
         common(p, 5.0)
         p.add_argument("--gateway-url", type=_arg(_gateway_url),
                        help="the gateway's description URL (skips SSDP)")  # fmt: skip
+        method_option(p)
     add = nat_sub.add_parser("add", help="forward a port to this host")
     common(add, 5.0)
     add.add_argument("--gateway-url", type=_arg(_gateway_url))
+    method_option(add)
     add.add_argument("internal", type=_int_arg("INTERNAL", 1, 65535))
     add.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535), nargs="?")
     add.add_argument("--udp", action="store_true")
@@ -434,6 +512,7 @@ def parser() -> argparse.ArgumentParser:
     remove = nat_sub.add_parser("remove", help="remove a forward of this host")
     common(remove, 5.0)
     remove.add_argument("--gateway-url", type=_arg(_gateway_url))
+    method_option(remove)
     remove.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535))
     remove.add_argument("--udp", action="store_true")
     return top
@@ -454,6 +533,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         _interfaces(args)
     except ConfigurationError as e:
         top.error(str(e))
+    if args.command == "nat" and args.nat_command in ("list", "remove") and args.method in (
+        "pcp", "natpmp",
+    ):  # fmt: skip
+        top.error(
+            f"nat {args.nat_command} needs UPnP IGD: PCP and NAT-PMP cannot list mappings and"
+            " delete only what the same process mapped (theirs end with their lifetime)"
+        )
     return args
 
 

@@ -111,6 +111,7 @@ class _Race:
         self.failures: dict[str, str] = {}
         self.result: Deferred[IPortMapper] = Deferred(self._cancel)
         self._timer: IDelayedCall | None = None
+        self._settled = False
 
     def run(self, probe: dict[str, Deferred[IPortMapper]]) -> Deferred[IPortMapper]:
         self.probes = dict(probe)
@@ -120,12 +121,12 @@ class _Race:
 
     def _answered(self, mapper: IPortMapper, method: str) -> None:
         self.probes.pop(method, None)
-        if self.result.called:
+        if self._settled:
             mapper.close()
             return
         self.answers[method] = mapper
         self._decide()
-        if not self.result.called and self._timer is None:
+        if not self._settled and self._timer is None:
             self._timer = self.reactor.callLater(self.grace, self._decide, True)
 
     def _failed(self, failure: Failure, method: str) -> None:
@@ -134,11 +135,10 @@ class _Race:
             self.failures[method] = failure.getErrorMessage()
             log.info("NAT method {method} unusable: {error}", method=method,
                      error=failure.getErrorMessage())  # fmt: skip
-        if not self.result.called:
-            self._decide()
+        self._decide()
 
     def _decide(self, grace_over: bool = False) -> None:
-        if self.result.called:
+        if self._settled:
             return
         for method in self.methods:
             if method in self.answers:
@@ -157,6 +157,7 @@ class _Race:
         self.result.callback(chosen)
 
     def _finish(self) -> None:
+        self._settled = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
@@ -245,3 +246,32 @@ class NATLadder:
         method = str(mapper.method)
         self.last = "upnp" if method.startswith("igd") else method
         return mapper
+
+
+def survey(
+    reactor: ISSDPReactor,
+    interfaces: Sequence[Interface],
+    *,
+    http: HTTPClient | None = None,
+    description_url: str | None = None,
+    timeout: float = 5.0,
+) -> Deferred[dict[str, IPortMapper | GatewayError]]:
+    """
+    Ask every method and wait for each to answer or fail (for reports such
+    as C{ssdp-upnp nat status}): fires with each method's mapper or error,
+    best first. The caller closes the mappers.
+    """
+    methods = ["upnp"] if description_url is not None else list(METHODS)
+
+    async def run() -> dict[str, IPortMapper | GatewayError]:
+        probes = {m: _probe(reactor, m, interfaces, http, description_url, timeout)
+                  for m in methods}  # fmt: skip
+        found: dict[str, IPortMapper | GatewayError] = {}
+        for method, probe in probes.items():
+            try:
+                found[method] = await probe
+            except GatewayError as e:
+                found[method] = e
+        return found
+
+    return Deferred.fromCoroutine(run())

@@ -105,10 +105,12 @@ class PCPMapper:
             )
             self._listener.start()
 
-    def _unsolicited(self, answer: Response) -> None:
-        if answer.opcode == ANNOUNCE and answer.result == 0:
-            self.log.info("the PCP server announces itself (epoch {epoch})", epoch=answer.epoch)
-            self.epoch.saw(answer.epoch)
+    def _unsolicited(self, answer: Response) -> bool:
+        if answer.opcode != ANNOUNCE or answer.result != 0:
+            return False
+        self.log.info("the PCP server announces itself (epoch {epoch})", epoch=answer.epoch)
+        self.epoch.saw(answer.epoch)
+        return True
 
     def announce(self) -> Deferred[Response]:
         """

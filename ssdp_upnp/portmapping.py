@@ -11,7 +11,7 @@ code: one-off calls returning Deferreds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 from twisted.application.service import Service
@@ -34,7 +34,7 @@ from .lan import Interface
 from .mapping import IPortMapper, PortMapping
 
 #: How a service finds its way to forward ports (e.g. a L{ssdp_upnp.nat_ladder.NATLadder}).
-GatewayFinder = Callable[[], "Deferred[IPortMapper]"]
+GatewayFinder = Callable[[], Awaitable[IPortMapper]]
 #: After an add timed out, the next pass (which looks for a late mapping) is at most this far.
 UNCONFIRMED_CHECK = 10.0
 

@@ -77,6 +77,8 @@ class Options(usage.Options):
          _int_in("rescan-interval", 0, 86400)],
         ["gateway-url", None, None,
          "The gateway's description URL (default: find the gateway by SSDP)."],
+        ["nat-method", None, "auto",
+         "How to forward ports: auto (PCP, then NAT-PMP, then UPnP IGD), pcp, natpmp or upnp."],
         ["max-peers", None, 1024, "Most peers kept in the table.",
          _int_in("max-peers", 1, 1000000)],
         ["replies-per-second", None, 20, "Replies per second to one source (burst: twice).",
@@ -134,6 +136,7 @@ class Options(usage.Options):
                 max_age=self["max-age"], ttl=self["ttl"], mx=self["mx"],
                 search_interval=self["search-interval"], forwards=tuple(self["forwards"]),
                 lease=self["lease"], check_interval=self["check-interval"], gateway_url=url,
+                nat_method=self["nat-method"],
                 rescan_interval=self["rescan-interval"], legacy=not self["no-legacy"],
                 max_peers=self["max-peers"],
                 limits=AdvertiserLimits(

@@ -15,6 +15,7 @@ against the interfaces it claims by the test suite (C{verifyClass}).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -551,3 +552,179 @@ def igd_site(router: FakeRouter, description: bytes | None = None,
     for path, service_type in services.items():
         ctl.putChild(path.rsplit("/", 1)[-1].encode(), _Control(router, service_type))
     return root
+
+
+@dataclass
+class _ControlMapping:
+    client: str
+    protocol: int
+    internal_port: int
+    external_port: int
+    expires: float
+    nonce: bytes = b""  # PCP's; empty for a NAT-PMP mapping
+
+
+@dataclass
+class FakePortControlServer:
+    """
+    A PCP (version 2) and NAT-PMP (version 0) server in memory, written
+    apart from our codecs (as miniupnpd behaves): mappings keyed by external
+    port; a port another client holds gets the next free one (PCP with
+    PREFER_FAILURE: CANNOT_PROVIDE_EXTERNAL); a PCP renewal or deletion needs
+    the mapping's nonce (NOT_AUTHORIZED); a PCP client address that is not
+    the datagram's source gets ADDRESS_MISMATCH; the epoch counts from the
+    last L{restart}.
+
+    L{answer} reads every datagram the reactor's open ports sent to
+    C{address}:5351 and delivers the answers to them.
+
+    @ivar pcp: answer PCP (else a NAT-PMP-style UNSUPP_VERSION, or silence
+        when C{natpmp} is off too).
+    @ivar result: answer every request with this result code instead.
+    @ivar silent: answer nothing (a gateway with both turned off).
+    @ivar max_lifetime: lifetimes are cut to this.
+    """
+
+    reactor: MemoryMulticastReactor
+    address: str = "198.51.100.1"
+    external_ip: str = "203.0.113.2"
+    pcp: bool = True
+    natpmp: bool = True
+    silent: bool = False
+    result: int | None = None
+    max_lifetime: int = 86400
+    mappings: dict[tuple[int, int], _ControlMapping] = field(default_factory=dict)
+    requests: list[tuple[str, bytes]] = field(default_factory=list)
+    origin: float = 0.0
+
+    def restart(self) -> None:
+        """Lose every mapping; the epoch starts again from 0."""
+        self.mappings.clear()
+        self.origin = self.reactor.seconds()
+
+    def epoch(self) -> int:
+        return int(self.reactor.seconds() - self.origin)
+
+    def answer(self) -> int:
+        """Answer what was sent to us since the last call; returns how many requests."""
+        count = 0
+        for port in self.reactor.open_ports():
+            kept = []
+            for sent in port.sent:
+                if sent.addr != (self.address, 5351):
+                    kept.append(sent)
+                    continue
+                count += 1
+                self.requests.append((port.interface, sent.data))
+                reply = self.handle(sent.data, port.interface)
+                if reply is not None and port.listening:
+                    port.deliver(reply, (self.address, 5351))
+            port.sent = kept
+        return count
+
+    def announce(self) -> None:
+        """Multicast an unsolicited PCP ANNOUNCE to every port listening on 5350."""
+        data = struct.pack("!BBBBII12s", 2, 0x80, 0, 0, 0, self.epoch(), b"")
+        for port in self.reactor.open_ports():
+            if port.port == 5350:
+                port.deliver(data, (self.address, 5351))
+
+    def handle(self, data: bytes, source: str) -> bytes | None:
+        if self.silent or len(data) < 2:
+            return None
+        if data[0] == 0 and self.natpmp:
+            return self._natpmp(data, source)
+        if data[0] == 2 and self.pcp:
+            return self._pcp(data, source)
+        if self.natpmp:  # miniupnpd without PCP: a NAT-PMP "unsupported version"
+            return struct.pack("!BBHI", 0, 128 + data[1], 1, self.epoch())
+        return None
+
+    def _free_port(self, wanted: int, client: str, protocol: int, internal: int) -> int:
+        now = self.reactor.seconds()
+        candidates: list[int] = [wanted or 1024, *range(max(wanted, 1024) + 1, 65536)]
+        for port in candidates:
+            held = self.mappings.get((protocol, port))
+            if held is None or held.expires <= now:
+                return port
+            if (held.client, held.internal_port) == (client, internal):
+                return port
+        return 0
+
+    def _mapping_of(self, client: str, protocol: int, internal: int) -> _ControlMapping | None:
+        for mapping in self.mappings.values():
+            if (mapping.client, mapping.protocol, mapping.internal_port) == (
+                client, protocol, internal,
+            ):  # fmt: skip
+                return mapping
+        return None
+
+    def _natpmp(self, data: bytes, source: str) -> bytes | None:
+        opcode = data[1]
+        if opcode == 0:
+            if self.result is not None:
+                return struct.pack("!BBHI", 0, 128, self.result, self.epoch())
+            return struct.pack("!BBHI4s", 0, 128, 0, self.epoch(),
+                               ip_address(self.external_ip).packed)  # fmt: skip
+        if opcode not in (1, 2) or len(data) < 12:
+            return struct.pack("!BBHI", 0, 128 + opcode, 5, self.epoch())
+        _v, _op, _r, internal, suggested, lifetime = struct.unpack("!BBHHHI", data[:12])
+        protocol = 17 if opcode == 1 else 6
+        if self.result is not None:
+            return struct.pack("!BBHIHHI", 0, 128 + opcode, self.result, self.epoch(), internal,
+                               0, 0)  # fmt: skip
+        existing = self._mapping_of(source, protocol, internal)
+        if lifetime == 0:
+            if existing is not None:
+                del self.mappings[(protocol, existing.external_port)]
+            return struct.pack("!BBHIHHI", 0, 128 + opcode, 0, self.epoch(), internal, 0, 0)
+        lifetime = min(lifetime, self.max_lifetime)
+        port = existing.external_port if existing else self._free_port(
+            suggested, source, protocol, internal)  # fmt: skip
+        self.mappings[(protocol, port)] = _ControlMapping(
+            source, protocol, internal, port, self.reactor.seconds() + lifetime
+        )
+        return struct.pack("!BBHIHHI", 0, 128 + opcode, 0, self.epoch(), internal, port, lifetime)
+
+    def _pcp(self, data: bytes, source: str) -> bytes | None:
+        if len(data) < 24 or len(data) % 4 or data[1] & 0x80:
+            return None
+        opcode = data[1]
+        lifetime = struct.unpack("!I", data[4:8])[0]
+        client = data[8:24]
+        head = struct.pack("!BB", 2, 0x80 | opcode)
+
+        def reply(result: int, life: int, body: bytes = b"") -> bytes:
+            return head + struct.pack("!BBII12s", 0, result, life, self.epoch(), b"") + body
+
+        if client != b"\0" * 10 + b"\xff\xff" + ip_address(source).packed:
+            return reply(12, 0, data[24:60])
+        if self.result is not None:
+            return reply(self.result, 0, data[24:60])
+        if opcode == 0:
+            return reply(0, 0)
+        if opcode != 1:
+            return reply(4, 0)
+        if len(data) < 60:
+            return reply(3, 0)
+        nonce, protocol, internal, suggested = data[24:36], data[36], *struct.unpack(
+            "!HH", data[40:44])  # fmt: skip
+        prefer_failure = any(data[i] == 2 for i in range(60, len(data), 4))
+        existing = self._mapping_of(source, protocol, internal)
+        if existing is not None and existing.nonce != nonce:
+            return reply(2, 0, data[24:60])
+        if lifetime == 0:
+            if existing is not None:
+                del self.mappings[(protocol, existing.external_port)]
+            return reply(0, 0, data[24:60])
+        port = existing.external_port if existing else self._free_port(
+            suggested, source, protocol, internal)  # fmt: skip
+        if prefer_failure and suggested and port != suggested:
+            return reply(11, 0, data[24:60])
+        life = min(lifetime, self.max_lifetime)
+        self.mappings[(protocol, port)] = _ControlMapping(
+            source, protocol, internal, port, self.reactor.seconds() + life, nonce
+        )
+        body = data[24:42] + struct.pack("!H", port) + (
+            b"\0" * 10 + b"\xff\xff" + ip_address(self.external_ip).packed)  # fmt: skip
+        return reply(0, life, body)

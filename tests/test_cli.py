@@ -23,7 +23,7 @@ def test_help_for_everything(argv: list[str], capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     "argv",
     [[], ["bogus"], ["peers"], ["advertise", "--product", "x"], ["nat"], ["nat", "add"],
-     ["nat", "add", "http"], ["search", "--mx", "9"]],
+     ["nat", "add", "http"], ["search", "--mx", "9"], ["nat", "add", "8048", "--method", "x"]],
 )  # fmt: skip
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -116,3 +116,18 @@ def test_errors_under_json_are_json_on_stderr(capsys: pytest.CaptureFixture[str]
     assert json.loads(capsys.readouterr().err) == {
         "error": "NoGatewayFound", "message": "no usable gateway found",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [["list"], ["remove", "8048"]])
+def test_listing_or_removing_through_pcp_or_nat_pmp_is_a_usage_error(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssdp_upnp.cli import parse
+
+    for method in ("pcp", "natpmp"):
+        with pytest.raises(SystemExit) as exited:
+            parse(["nat", *command, "--method", method])
+        assert exited.value.code == 2
+        assert "needs UPnP IGD" in capsys.readouterr().err
+    assert parse(["nat", *command, "--method", "upnp"]).method == "upnp"
+    assert parse(["nat", "add", "8048", "--method", "NATPMP"]).method == "natpmp"

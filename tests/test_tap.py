@@ -60,6 +60,7 @@ def test_repeatable_interface() -> None:
         (["--product", "b", "--node-id", "a b"], "node id"),
         (["--product", "b", "--no-advertise", "--no-discover"], "nothing to run"),
         (["--product", "b", "--bogus"], "bogus"),
+        (["--product", "b", "--nat-method", "stun"], "NAT method 'stun' is not one of auto"),
     ],
 )
 def test_bad_options_are_usage_errors(argv: list[str], message: str) -> None:
