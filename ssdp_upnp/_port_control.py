@@ -31,6 +31,8 @@ SERVER_PORT = 5351
 RETRANSMIT = (0.25, 0.5, 1.0, 2.0)
 #: Requests in flight at once on one channel (more fail at once).
 MAX_PENDING = 64
+#: Unsolicited announcements make every mapping renew at most this often (seconds).
+ANNOUNCE_HOLDOFF = 5.0
 
 log = Logger()
 
@@ -172,6 +174,7 @@ class Epoch:
         self.clock = clock
         self.last: tuple[int, float] | None = None
         self._observers: list[Callable[[], None]] = []
+        self._last_told: float | None = None
 
     def observe(self, callback: Callable[[], None]) -> None:
         self._observers.append(callback)
@@ -187,6 +190,27 @@ class Epoch:
             return True
         log.warn("the gateway's epoch went from {old} to {new}: it has lost its mappings",
                  old=previous[0], new=epoch)  # fmt: skip
+        self._tell()
+        return False
+
+    def announced(self, epoch: int) -> None:
+        """
+        The gateway announced itself unasked (it restarted, or its address
+        changed). Its epoch may not show it: miniupnpd with C{system_uptime}
+        (OpenWrt's default) counts from the host's boot, not its own start.
+        So the observers are told either way, at most once per
+        L{ANNOUNCE_HOLDOFF} seconds (announcements are easily spoofed on a LAN).
+        """
+        if not self.saw(epoch):
+            self._last_told = self.clock.seconds()
+            return
+        now = self.clock.seconds()
+        if self._last_told is not None and now - self._last_told < ANNOUNCE_HOLDOFF:
+            return
+        log.info("the gateway announced itself: renewing every mapping")
+        self._tell()
+
+    def _tell(self) -> None:
+        self._last_told = self.clock.seconds()
         for observer in list(self._observers):
             observer()
-        return False

@@ -131,8 +131,9 @@ class IPortMapper(Interface):
 
     def observe_reset(callback: Callable[[], None]) -> None:
         """
-        Call C{callback()} when the gateway is seen to have lost its mappings
-        (a PCP ANNOUNCE or a NAT-PMP epoch that went back).
+        Call C{callback()} when the gateway may have lost its mappings: its
+        epoch went back, or it announced itself unasked (PCP ANNOUNCE, a
+        NAT-PMP address notice). The mappings should be renewed at once.
         """
 
     def listen() -> None:

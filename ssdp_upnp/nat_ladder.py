@@ -3,7 +3,9 @@ Choosing how to forward a port: PCP, then NAT-PMP, then UPnP IGD (IGD2 before
 IGD1, inside L{ssdp_upnp.gateway_discovery}).
 
 In C{auto}, all three are asked at once: an ANNOUNCE and a NAT-PMP address
-request go to the default gateway's port 5351 while the SSDP search runs.
+request go to the default gateway's port 5351, and the SSDP search starts
+50 ms later (unless one of those answered by then: a PCP gateway costs no
+HTTP client, TLS or XML import) and runs beside them.
 The best method that answered wins as soon as every better one has failed,
 or C{grace} seconds after the first answer (a silent PCP gateway costs its
 whole retransmission schedule, 3.75 s, otherwise). L{NATLadder} remembers
@@ -13,7 +15,8 @@ whole ladder when it fails.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import cast
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -33,6 +36,9 @@ __all__ = ["METHODS", "NATLadder", "check_method", "find_mapper", "udp_gateway"]
 log = Logger()
 #: After the first method answers, how long a better one may still take.
 GRACE = 0.3
+#: UPnP starts this much after PCP and NAT-PMP (a LAN gateway answers those in
+#: milliseconds): when one of them answers first, treq and lxml never load.
+UPNP_HEAD_START = 0.05
 
 
 def udp_gateway(interfaces: Sequence[Interface]) -> tuple[str, str]:
@@ -107,17 +113,32 @@ class _Race:
         self.methods = list(methods)
         self.grace = grace
         self.probes: dict[str, Deferred[IPortMapper]] = {}
+        self.waiting: dict[str, IDelayedCall] = {}
         self.answers: dict[str, IPortMapper] = {}
         self.failures: dict[str, str] = {}
         self.result: Deferred[IPortMapper] = Deferred(self._cancel)
         self._timer: IDelayedCall | None = None
         self._settled = False
 
-    def run(self, probe: dict[str, Deferred[IPortMapper]]) -> Deferred[IPortMapper]:
-        self.probes = dict(probe)
-        for method, d in probe.items():
-            d.addCallbacks(self._answered, self._failed, (method,), errbackArgs=(method,))
+    def run(
+        self, probes: Mapping[str, Callable[[], Deferred[IPortMapper]]], delays: Mapping[str, float]
+    ) -> Deferred[IPortMapper]:
+        """Start each probe (after its delay, if any); fires with the winner."""
+        for method, probe in probes.items():
+            delay = delays.get(method, 0.0)
+            if delay:
+                self.waiting[method] = self.reactor.callLater(delay, self._start, method, probe)
+            else:
+                self._start(method, probe)
         return self.result
+
+    def _start(self, method: str, probe: Callable[[], Deferred[IPortMapper]]) -> None:
+        self.waiting.pop(method, None)
+        if self._settled:
+            return
+        d = probe()
+        self.probes[method] = d
+        d.addCallbacks(self._answered, self._failed, (method,), errbackArgs=(method,))
 
     def _answered(self, mapper: IPortMapper, method: str) -> None:
         self.probes.pop(method, None)
@@ -144,9 +165,9 @@ class _Race:
             if method in self.answers:
                 self._choose(method)
                 return
-            if method in self.probes and not grace_over:
+            if (method in self.probes or method in self.waiting) and not grace_over:
                 return  # a better one may still answer
-        if not self.probes:
+        if not self.probes and not self.waiting:
             why = "; ".join(f"{m}: {e}" for m, e in self.failures.items())
             self._finish()
             self.result.errback(NoGatewayFound(f"no way to forward a port: {why}"))
@@ -164,6 +185,9 @@ class _Race:
         for mapper in self.answers.values():
             mapper.close()
         self.answers.clear()
+        for waiting in self.waiting.values():
+            waiting.cancel()
+        self.waiting.clear()
         for probe in list(self.probes.values()):
             probe.cancel()
 
@@ -195,8 +219,10 @@ def find_mapper(
     if description_url is not None:
         methods = ["upnp"]
     race = _Race(reactor, methods, grace)
-    probes = {m: _probe(reactor, m, interfaces, http, description_url, timeout) for m in methods}
-    return race.run(probes)
+    probes = {m: partial(_probe, reactor, m, interfaces, http, description_url, timeout)
+              for m in methods}  # fmt: skip
+    delays = {"upnp": UPNP_HEAD_START} if len(methods) > 1 else {}
+    return race.run(probes, delays)
 
 
 class NATLadder:

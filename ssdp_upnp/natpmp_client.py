@@ -85,7 +85,7 @@ class NATPMPMapper:
                 self.log.info("the gateway announces a new external address {ip}",
                               ip=answer.external_ip)  # fmt: skip
             self.external_ip = answer.external_ip
-        self.epoch.saw(answer.epoch)
+        self.epoch.announced(answer.epoch)
 
     async def _address(self) -> AddressResponse:
         answer = await self.channel.request(

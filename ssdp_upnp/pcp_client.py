@@ -109,7 +109,7 @@ class PCPMapper:
         if answer.opcode != ANNOUNCE or answer.result != 0:
             return False
         self.log.info("the PCP server announces itself (epoch {epoch})", epoch=answer.epoch)
-        self.epoch.saw(answer.epoch)
+        self.epoch.announced(answer.epoch)
         return True
 
     def announce(self) -> Deferred[Response]:

@@ -597,10 +597,14 @@ class FakePortControlServer:
     requests: list[tuple[str, bytes]] = field(default_factory=list)
     origin: float = 0.0
 
-    def restart(self) -> None:
-        """Lose every mapping; the epoch starts again from 0."""
+    def restart(self, keep_epoch: bool = False) -> None:
+        """
+        Lose every mapping; the epoch starts again from 0 (unless
+        C{keep_epoch}: miniupnpd with C{system_uptime} counts from the host's boot).
+        """
         self.mappings.clear()
-        self.origin = self.reactor.seconds()
+        if not keep_epoch:
+            self.origin = self.reactor.seconds()
 
     def epoch(self) -> int:
         return int(self.reactor.seconds() - self.origin)

@@ -240,16 +240,23 @@ class Lab:
         subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", setting], check=True)
 
     def start_miniupnpd(
-        self, igd1: bool = False, timeout: float = 30, secure: bool = True
+        self,
+        igd1: bool = False,
+        timeout: float = 30,
+        secure: bool = True,
+        natpmp: bool = False,
+        upnp: bool = True,
     ) -> Process:
-        """Start miniupnpd on the router (secure mode unless not C{secure}, STUN-enabled)
-        and wait until it serves."""
+        """Start miniupnpd on the router (secure mode unless not C{secure}, STUN-enabled;
+        PCP and NAT-PMP with C{natpmp}, UPnP IGD unless not C{upnp}) and wait until it
+        serves."""
         assert self.router, "miniupnpd needs Lab(router=True)"
         conf = self.state / "miniupnpd.conf"
         conf.write_text(MINIUPNPD_CONF.format(
             state=self.state, port=MINIUPNPD_HTTP_PORT, stun=UPSTREAM, stun_port=STUN_PORT,
             lan=f"{LAN_PREFIX}.0/{LAN_BITS}", igd1="yes" if igd1 else "no",
-            secure="yes" if secure else "no",
+            secure="yes" if secure else "no", natpmp="yes" if natpmp else "no",
+            upnp="yes" if upnp else "no",
         ))  # fmt: skip
         (self.state / "upnp.leases").unlink(missing_ok=True)
         # without /dev/log, miniupnpd -d copies each log line to /dev/console (slow on a VM):
@@ -269,7 +276,10 @@ class Lab:
         process.wait_for_line(lambda line: "Listening for NAT-PMP" in line
                               or "HTTP listening on port" in line, timeout)  # fmt: skip
         self.miniupnpd = process
-        self.wait_tcp("router", MINIUPNPD_HTTP_PORT, timeout)
+        if upnp:
+            self.wait_tcp("router", MINIUPNPD_HTTP_PORT, timeout)
+        if natpmp:
+            self.wait_udp("router", 5351, timeout)
         return process
 
     def stop_miniupnpd(self, sig: int = signal.SIGTERM) -> None:
@@ -290,6 +300,19 @@ class Lab:
                 return
             time.sleep(0.05)
         raise AssertionError(f"nothing listens on TCP {port} in {host} after {timeout}s")
+
+    def wait_udp(self, host: str, port: int, timeout: float) -> None:
+        """Wait (bounded) until a socket is bound to UDP C{port} in C{host}'s namespace."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            bound = subprocess.run(
+                ["ip", "netns", "exec", self.ns(host), "ss", "-Hlun", f"sport = :{port}"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if bound.stdout.strip():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"nothing bound to UDP {port} in {host} after {timeout}s")
 
     def nft_chain(self, chain: str) -> str:
         """The router's nftables chain C{chain} (inet filter), as nft lists it."""
@@ -389,8 +412,8 @@ MINIUPNPD_CONF = """\
 ext_ifname=rwan0
 listening_ip=br0
 http_port={port}
-enable_upnp=yes
-enable_natpmp=no
+enable_upnp={upnp}
+enable_natpmp={natpmp}
 secure_mode={secure}
 system_uptime=yes
 notify_interval=30

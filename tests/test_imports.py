@@ -35,3 +35,47 @@ def test_the_ssdp_side_loads_no_nat_side() -> None:
     before, after = json.loads(done.stdout)
     assert before == []
     assert "lxml" in after and "twisted.web.client" in after
+
+
+PCP_RUN = """
+import json, struct, sys
+from twisted.internet.testing import MemoryReactorClock
+from ssdp_upnp import nat_ladder
+from ssdp_upnp.lan import Interface
+
+class Port:
+    def __init__(self, protocol, interface):
+        self.protocol, self.interface, self.sent = protocol, interface, []
+        protocol.makeConnection(self)
+    def write(self, data, addr):
+        self.sent.append((data, addr))
+    def stopListening(self):
+        return None
+
+class Reactor(MemoryReactorClock):
+    ports = []
+    def listenUDP(self, port, protocol, interface="", maxPacketSize=8192):
+        self.ports.append(Port(protocol, interface))
+        return self.ports[-1]
+
+nat_ladder.udp_gateway = lambda interfaces: ("198.51.100.1", "198.51.100.11")
+reactor = Reactor()
+d = nat_ladder.find_mapper(reactor, [Interface.parse("eth0", "198.51.100.11/24")])
+for port in list(Reactor.ports):
+    for data, addr in port.sent:
+        if data[0] == 2:  # the ANNOUNCE: answer it as a PCP server
+            port.protocol.datagramReceived(struct.pack("!BBBBII12s", 2, 0x80, 0, 0, 0, 9, b""),
+                                           ("198.51.100.1", 5351))
+found = []
+d.addCallback(found.append)
+reactor.advance(1)
+print(json.dumps([found[0].method, sorted(m for m in %r if m in sys.modules)]))
+"""
+
+
+def test_a_pcp_gateway_costs_no_http_client_tls_or_xml() -> None:
+    done = subprocess.run([sys.executable, "-c", PCP_RUN % (HEAVY,)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    method, heavy = json.loads(done.stdout)
+    assert method == "pcp" and heavy == []

@@ -332,3 +332,25 @@ def test_the_service_keeps_pcp_mappings_and_maps_again_after_an_announce(
     result_of(stopped)
     assert server.mappings == {}
     assert reactor.open_ports() == []  # the mapper's sockets closed
+
+
+def test_an_announce_renews_even_when_the_epoch_runs_on(
+    reactor: MemoryMulticastReactor, server: FakePortControlServer
+) -> None:
+    # miniupnpd with system_uptime=yes (OpenWrt's default) keeps its epoch over a restart
+    mapper = pcp_mapper(reactor)
+    resets: list[float] = []
+    mapper.observe_reset(lambda: resets.append(reactor.seconds()))
+    mapper.listen()
+    answered(server, mapper.add_mapping(8048, 8048))
+    reactor.advance(600)
+    server.restart(keep_epoch=True)
+    server.announce()
+    assert resets == [600.0]
+    # a burst of (spoofable) announcements renews at most once per hold-off
+    reactor.advance(1)
+    server.announce()
+    server.announce()
+    reactor.advance(5)
+    server.announce()
+    assert resets == [600.0, 606.0]

@@ -1,0 +1,159 @@
+"""
+PCP and NAT-PMP against the real miniupnpd (its enable_natpmp serves both), in
+the namespace lab: the ladder's choice, nft rules, a connection from the WAN
+host, cleanup, a router restart seen through its ANNOUNCE, IGD turned off,
+NAT-PMP forced (natpmpc agrees), and two hosts asking for one port.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import require_lab
+from netlab import ROUTER_WAN, Lab, Process
+
+pytestmark = pytest.mark.lab
+
+TOOLS = Path(__file__).parent / "lab_tools"
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+TWISTD = str(BIN / "twistd")
+CLI = str(BIN / "ssdp-upnp")
+H1, H2 = "198.51.100.11", "198.51.100.12"
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    require_lab("miniupnpd", "natpmpc", "nft")
+    with Lab(hosts=2, router=True) as lab:
+        yield lab
+
+
+def node(lab: Lab, host: str, tmp_path: Path, *args: str) -> Process:
+    return lab.spawn(host, [
+        TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--state-file",
+        str(tmp_path / f"{host}.json"), "--product", "blockchain", "--no-discover", *args,
+    ])  # fmt: skip
+
+
+def forwarded_port(process: Process) -> int:
+    line = process.wait_for_line(lambda line: "forwarding 203.0.113.2:" in line, 30)
+    return int(line.split("forwarding 203.0.113.2:", 1)[1].split()[0])
+
+
+def reach(lab: Lab, port: int) -> str:
+    done = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), ROUTER_WAN, str(port)], 20)
+    return done.stdout.strip()
+
+
+def greet(lab: Lab, host: str, port: int) -> None:
+    greeter = lab.spawn(host, [PYTHON, str(TOOLS / "tcp_listen.py"), str(port), f"HELLO {host}"])
+    greeter.wait_for_line(lambda line: line == "listening", 10)
+
+
+def wait_rule(lab: Lab, text: str, present: bool, timeout: float) -> float:
+    """Seconds until C{text} is (or is no longer) in the router's DNAT chain."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if (text in lab.nft_chain("prerouting_miniupnpd")) == present:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} {'never appeared' if present else 'stayed'} in {timeout}s")
+
+
+def test_the_ladder_picks_pcp_reaches_the_host_and_survives_a_restart(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.start_miniupnpd(natpmp=True)
+    greet(lab, "h1", 8048)
+    assert reach(lab, 8048).startswith("ERROR")  # closed before
+    process = node(lab, "h1", tmp_path, "--forward", "8048", "--check-interval", "600")
+    assert forwarded_port(process) == 8048
+    assert any("using gateway <PCPMapper" in line for line in process.lines)
+    wait_rule(lab, f"dnat ip to {H1}:8048", True, 5)
+    assert reach(lab, 8048) == "HELLO h1"
+    # the router dies with its table and comes back: its ANNOUNCE brings the mapping back
+    # at once (the check is 600 s away)
+    lab.stop_miniupnpd(signal.SIGKILL)
+    for chain in ("prerouting_miniupnpd", "miniupnpd", "postrouting_miniupnpd"):
+        lab.run("router", ["nft", "flush", "chain", "inet", "filter", chain], 10)
+    assert reach(lab, 8048).startswith("ERROR")
+    lab.start_miniupnpd(natpmp=True)
+    took = wait_rule(lab, f"dnat ip to {H1}:8048", True, 10)
+    assert took < 2.0, f"mapping back after {took:.2f}s"
+    assert reach(lab, 8048) == "HELLO h1"
+    process.signal(signal.SIGTERM)
+    assert process.wait(30) == -signal.SIGTERM
+    wait_rule(lab, f"{H1}:8048", False, 1)
+    assert reach(lab, 8048).startswith("ERROR")
+
+
+def test_pcp_maps_with_igd_off_and_igd_maps_with_pcp_off(lab: Lab, tmp_path: Path) -> None:
+    lab.start_miniupnpd(natpmp=True, upnp=False)
+    done = lab.run("h1", [CLI, "--json", "nat", "add", "8050"], timeout=30)
+    assert done.returncode == 0, done.stderr
+    added = json.loads(done.stdout)
+    assert (added["method"], added["external_port"], added["external_ip"]) == (
+        "pcp", 8050, ROUTER_WAN,
+    )  # fmt: skip
+    assert f"dnat ip to {H1}:8050" in lab.nft_chain("prerouting_miniupnpd")
+    lab.stop_miniupnpd()
+    lab.start_miniupnpd(natpmp=False, upnp=True)
+    started = time.monotonic()
+    done = lab.run("h1", [CLI, "--json", "nat", "add", "8051"], timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["method"] == "igd2"
+    # UPnP won after PCP's and NAT-PMP's silence, not after their 3.75 s of retries
+    assert time.monotonic() - started < 3.0
+    status = lab.run("h1", [CLI, "--json", "nat", "status"], timeout=30)
+    report = json.loads(status.stdout)
+    answered = {row["method"]: row["answered"] for row in report["methods"]}
+    assert answered == {"pcp": False, "natpmp": False, "igd2": True}
+    assert report["best"] == "igd2" and report["external_ip"] == ROUTER_WAN
+
+
+def test_nat_pmp_forced_maps_and_natpmpc_agrees(lab: Lab, tmp_path: Path) -> None:
+    lab.start_miniupnpd(natpmp=True, upnp=False)
+    greet(lab, "h1", 8052)
+    process = node(lab, "h1", tmp_path, "--forward", "8052", "--nat-method", "natpmp")
+    assert forwarded_port(process) == 8052
+    assert any("using gateway <NATPMPMapper" in line for line in process.lines)
+    assert reach(lab, 8052) == "HELLO h1"
+    theirs = lab.run("h1", ["natpmpc", "-g", "198.51.100.1"], timeout=20).stdout
+    assert f"Public IP address : {ROUTER_WAN}" in theirs
+    process.signal(signal.SIGTERM)
+    assert process.wait(30) == -signal.SIGTERM
+    wait_rule(lab, f"{H1}:8052", False, 1)
+
+
+def test_two_hosts_one_port_each_reachable_and_advertising_its_own(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.start_miniupnpd(natpmp=True, upnp=False)
+    first = lab.spawn("h1", [
+        TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--state-file",
+        str(tmp_path / "h1.json"), "--product", "blockchain", "--forward", "8048",
+    ])  # fmt: skip
+    assert forwarded_port(first) == 8048
+    second = lab.spawn("h2", [
+        TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--state-file",
+        str(tmp_path / "h2.json"), "--product", "blockchain", "--forward", "8048",
+    ])  # fmt: skip
+    other = forwarded_port(second)
+    assert other != 8048
+    greet(lab, "h1", 8048)
+    greet(lab, "h2", 8048)
+    assert reach(lab, 8048) == "HELLO h1"
+    assert reach(lab, other) == "HELLO h2"
+    # a third LAN host sees each node with the public address it really got
+    done = lab.run("router", [PYTHON, str(TOOLS / "find_peers.py"), "blockchain", "main", "5",
+                              "2"], timeout=40)  # fmt: skip
+    peers = {p["host"]: p["external"] for p in json.loads(done.stdout.strip().splitlines()[-1])}
+    assert peers == {H1: [ROUTER_WAN, 8048], H2: [ROUTER_WAN, other]}
