@@ -1,5 +1,6 @@
 """
-Unsolicited news from the gateway on 224.0.0.1:5350: PCP ANNOUNCE after a
+Unsolicited news from the gateway on 224.0.0.1:5350 (and [ff02::1]:5350 for
+an IPv6 gateway): PCP ANNOUNCE after a
 restart (RFC 6887 14.1.3) and NAT-PMP external address notices (RFC 6886
 3.2.1). Only datagrams from the gateway's own address and port 5351 count.
 """
@@ -20,6 +21,7 @@ from ._types import ISSDPReactor
 from .errors import InvalidPortControlMessage
 
 ALL_HOSTS = "224.0.0.1"
+ALL_NODES = "ff02::1"
 log = Logger()
 
 
@@ -50,22 +52,28 @@ class AnnouncementListener(DatagramProtocol):
 
     def start(self) -> None:
         """Listen (shared with other listeners on this host); a failure is logged."""
+        ipv6 = ":" in self.local_address
         try:
-            port = self.reactor.listenMulticast(self.port_number, self, listenMultiple=True)
+            port = self.reactor.listenMulticast(self.port_number, self, listenMultiple=True,
+                                                interface="::" if ipv6 else "")  # fmt: skip
         except OSError as e:
             log.warn("cannot listen for gateway announcements on port {port}: {error}",
                      port=self.port_number, error=e)  # fmt: skip
             return
         self._port = cast(IListeningPort, port)
-        # every host is in 224.0.0.1 already; joining it makes the delivery explicit
-        port.joinGroup(ALL_HOSTS, self.local_address).addErrback(self._not_joined)
+        # every host is in 224.0.0.1 (ff02::1) already; joining makes the delivery explicit
+        # (Twisted joins IPv6 groups only without an interface: PROTOCOL.md)
+        if ipv6:
+            port.joinGroup(ALL_NODES).addErrback(self._not_joined)
+        else:
+            port.joinGroup(ALL_HOSTS, self.local_address).addErrback(self._not_joined)
 
     def _not_joined(self, failure: Failure) -> None:
-        log.debug("joining {group}: {error}", group=ALL_HOSTS, error=failure.getErrorMessage())
+        log.debug("joining the all-hosts group: {error}", error=failure.getErrorMessage())
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         host, port = addr[0], addr[1]
-        if (host, port) != (self.gateway, pcp.SERVER_PORT):
+        if (str(host).split("%", 1)[0], port) != (self.gateway.split("%", 1)[0], pcp.SERVER_PORT):
             self.drops.drop("not from the gateway", host, port)
             return
         try:

@@ -9,12 +9,19 @@ whole exchange, and no redirects.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from io import BytesIO
+
+from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import (
+    URI,
     Agent,
+    FileBodyProducer,
     HTTPConnectionPool,
     ResponseDone,
     ResponseNeverReceived,
@@ -22,7 +29,8 @@ from twisted.web.client import (
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IResponse
+from zope.interface import implementer
 
 from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayHTTPError
@@ -36,6 +44,28 @@ class _QuietFactory(_HTTP11ClientFactory):
     noisy = False  # no "Starting factory" / "Stopping factory" lines at every request
 
 
+@implementer(IAgentEndpointFactory)
+class _LiteralEndpoints:
+    """
+    Connect straight to an IP literal (a gateway's URLs always carry one: its
+    LOCATION must name the host that answered): Agent's HostnameEndpoint
+    would resolve it in the thread pool (0.64 against 0.26 ms a connect) and
+    rejects an IPv6 literal outright (IDNA). Names still go through it.
+    """
+
+    def __init__(self, reactor: ISSDPReactor, timeout: float) -> None:
+        self.reactor = reactor
+        self.timeout = timeout
+
+    def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
+        host = uri.host.decode("ascii", "replace").strip("[]")
+        if isIPv6Address(host):
+            return TCP6ClientEndpoint(self.reactor, host, uri.port, self.timeout)
+        if isIPAddress(host):
+            return TCP4ClientEndpoint(self.reactor, host, uri.port, self.timeout)
+        return HostnameEndpoint(self.reactor, uri.host, uri.port, self.timeout)
+
+
 def default_http_client(
     reactor: ISSDPReactor, connect_timeout: float = DEFAULT_TIMEOUT
 ) -> HTTPClient:
@@ -44,7 +74,45 @@ def default_http_client(
 
     pool = HTTPConnectionPool(reactor, persistent=False)
     pool._factory = _QuietFactory  # the pool's own hook for its connections' factory
-    return TreqClient(Agent(reactor, connectTimeout=connect_timeout, pool=pool))
+    endpoints = _LiteralEndpoints(reactor, connect_timeout)
+    agent = Agent.usingEndpointFactory(reactor, endpoints, pool=pool)
+    return _IPv6Literals(TreqClient(agent), agent)
+
+
+class _IPv6Literals:
+    """
+    treq, except for URLs whose host is an IPv6 literal: treq passes every
+    URL through hyperlink's C{to_uri}, which IDNA-encodes the host and
+    rejects C{[2001:db8::1]} (U+003A). Those go to the same Agent directly
+    (Twisted's own URI parsing keeps the brackets); nothing else differs.
+    """
+
+    def __init__(self, treq: HTTPClient, agent: Agent) -> None:
+        self.treq = treq
+        self.agent = agent
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Headers | None = None,
+        data: bytes | None = None,
+        allow_redirects: bool = True,
+    ) -> Deferred[IResponse]:
+        host = url.split("://", 1)[-1].split("/", 1)[0]
+        if not host.startswith("["):
+            return Deferred.fromCoroutine(_awaited(self.treq.request(
+                method, url, headers=headers, data=data, allow_redirects=allow_redirects
+            )))  # fmt: skip
+        if allow_redirects:
+            raise ValueError("IPv6 gateway URLs are fetched without following redirects")
+        body = None if data is None else FileBodyProducer(BytesIO(data))
+        return self.agent.request(method.encode("ascii"), url.encode("ascii"), headers, body)
+
+
+async def _awaited(response: Awaitable[IResponse]) -> IResponse:
+    return await response
 
 
 _DONE = Failure(ResponseDone())

@@ -137,7 +137,7 @@ class ControlChannel(DatagramProtocol, Generic[R]):
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         host, port = addr[0], addr[1]
-        if (host, port) != (self.gateway, self.server_port):
+        if (str(host).split("%", 1)[0], port) != (self.gateway.split("%", 1)[0], self.server_port):
             self.drops.drop("not from the gateway", host, port)
             return
         try:

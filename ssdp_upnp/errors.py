@@ -187,6 +187,52 @@ class InconsistentParameters(UPnPError):
     code = 733
 
 
+class PinholeSpaceExhausted(UPnPError):
+    """701: the firewall has no room for another pinhole."""
+
+    code = 701
+
+
+class FirewallDisabled(UPnPError):
+    """702: the IPv6 firewall is off (then nothing needs a pinhole)."""
+
+    code = 702
+
+
+class InboundPinholeNotAllowed(UPnPError):
+    """703: the firewall is on but lets no pinhole be opened."""
+
+    code = 703
+
+
+class NoSuchPinhole(UPnPError):
+    """704: no pinhole of that UniqueID."""
+
+    code = 704
+
+
+class PinholeProtocolNotSupported(UPnPError):
+    code = 705
+
+
+class InternalPortWildcardingNotAllowed(UPnPError):
+    code = 706
+
+
+class ProtocolWildcardingNotAllowed(UPnPError):
+    code = 707
+
+
+class WildcardNotPermittedInSrcIP(UPnPError):
+    code = 708
+
+
+class NoPacketSent(UPnPError):
+    """709: CheckPinholeWorking saw no packet through the pinhole yet."""
+
+    code = 709
+
+
 class InvalidPortControlMessage(InvalidGatewayResponse):
     """A PCP or NAT-PMP datagram that is not a well-formed message (length, version, opcode)."""
 

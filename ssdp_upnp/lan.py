@@ -270,3 +270,69 @@ def route_source(host: str) -> str:
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.connect((host, 9))
         return str(s.getsockname()[0])
+
+
+def parse_ipv6_route(text: str) -> list[tuple[str, str]]:
+    """
+    The IPv6 default gateways in the text of Linux's C{/proc/net/ipv6_route},
+    as (address, interface name): rows for ::/0 with a next hop and the
+    RTF_GATEWAY flag. A link-local next hop comes with its zone
+    (C{fe80::1%eth0}), which sending to it needs.
+    """
+    gateways = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 10 or fields[0] != "0" * 32 or fields[1] != "00":
+            continue
+        try:
+            hop = ipaddress.IPv6Address(int(fields[4], 16))
+            flags = int(fields[8], 16)
+        except ValueError:
+            continue
+        if not flags & 0x2 or hop.is_unspecified:
+            continue
+        name = fields[9]
+        address = f"{hop}%{name}" if hop.is_link_local else str(hop)
+        if (address, name) not in gateways:
+            gateways.append((address, name))
+    return gateways
+
+
+def default_gateways6() -> list[tuple[str, str]]:
+    """This host's IPv6 default gateways and their interfaces (Linux; elsewhere none)."""
+    try:
+        with open("/proc/net/ipv6_route") as f:
+            return parse_ipv6_route(f.read())
+    except OSError:
+        return []
+
+
+def is_public_ipv6(address: str) -> bool:
+    """
+    Whether a pinhole to C{address} can make it reachable: a unicast address
+    of global scope (not link-local, loopback, ULA, site-local, multicast or
+    IPv4-mapped). Documentation addresses count: labs use them.
+    """
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not (
+        ip.is_link_local or ip.is_loopback or ip.is_multicast or ip.is_unspecified
+        or ip.is_site_local or ip in _ULA or ip.ipv4_mapped is not None
+    )  # fmt: skip
+
+
+_ULA = ipaddress.IPv6Network("fc00::/7")
+
+
+def public_ipv6_addresses(names: Collection[str]) -> list[tuple[str, str]]:
+    """(address, interface name) of every public IPv6 address on the interfaces C{names}."""
+    found = []
+    for adapter in ifaddr.get_adapters():
+        if adapter.nice_name not in names:
+            continue
+        for ip in adapter.ips:
+            if isinstance(ip.ip, tuple) and is_public_ipv6(ip.ip[0]):
+                found.append((str(ipaddress.IPv6Address(ip.ip[0])), adapter.nice_name))
+    return found

@@ -62,6 +62,9 @@ _NOT_PUBLIC = tuple(
 )  # fmt: skip
 
 
+_ULA = ipaddress.IPv6Network("fc00::/7")
+
+
 def is_double_nat(external_ip: str) -> bool:
     """
     True for an external address from RFC 1918, the shared CGNAT range
@@ -69,9 +72,12 @@ def is_double_nat(external_ip: str) -> bool:
     gateway, and a mapping on it alone does not make the node reachable.
     """
     try:
-        address = ipaddress.IPv4Address(external_ip)
+        address = ipaddress.ip_address(external_ip.split("%", 1)[0])
     except ValueError:
         return True
+    if address.version == 6:  # a pinhole's own address: private unless of global scope
+        return bool(address.is_link_local or address.is_loopback or address in _ULA
+                    or address.is_unspecified or address.is_multicast)  # fmt: skip
     return any(address in network for network in _NOT_PUBLIC)
 
 

@@ -26,12 +26,12 @@ from twisted.python.failure import Failure
 
 from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayError, NoGatewayFound
-from .lan import Interface, default_gateways, interface_for, route_source
+from .lan import Interface, default_gateways, default_gateways6, interface_for, route_source
 from .mapping import METHODS, IPortMapper, check_method
 from .natpmp_client import NATPMPMapper
 from .pcp_client import PCPMapper
 
-__all__ = ["METHODS", "NATLadder", "check_method", "find_mapper", "udp_gateway"]
+__all__ = ["METHODS", "NATLadder", "PinholeLadder", "check_method", "find_mapper", "udp_gateway"]
 
 log = Logger()
 #: After the first method answers, how long a better one may still take.
@@ -301,3 +301,74 @@ def survey(
         return found
 
     return Deferred.fromCoroutine(run())
+
+
+#: The ways to open an IPv6 pinhole, best first (NAT-PMP has no IPv6).
+PINHOLE_METHODS = ("pcp", "upnp")
+
+
+class PinholeLadder:
+    """
+    A gateway finder for the pinholes of one global IPv6 address
+    C{local_address} on interface C{interface}: PCP (a MAP for the address
+    itself) to the IPv6 default gateway, else IGD2's WANIPv6FirewallControl,
+    asked at once, best taken as in L{find_mapper}.
+    """
+
+    def __init__(
+        self,
+        reactor: ISSDPReactor,
+        local_address: str,
+        interface: str,
+        *,
+        method: str = "auto",
+        http: HTTPClient | None = None,
+        timeout: float = 5.0,
+        grace: float = GRACE,
+    ) -> None:
+        self.reactor = reactor
+        self.local_address = local_address
+        self.interface = interface
+        self.method = check_method(method)
+        self.http = http
+        self.timeout = timeout
+        self.grace = grace
+
+    def gateway(self) -> str:
+        """The IPv6 default gateway on our interface (with its zone if link-local)."""
+        for address, name in default_gateways6():
+            if name == self.interface:
+                return address
+        raise NoGatewayFound(f"no IPv6 default route on {self.interface}")
+
+    def _probe(self, method: str) -> Deferred[IPortMapper]:
+        try:
+            gateway = self.gateway()
+        except NoGatewayFound as e:
+            return Deferred.fromCoroutine(_raise(e))
+        if method == "pcp":
+            mapper = PCPMapper(self.reactor, gateway, self.local_address)
+
+            def failed(failure: Failure) -> Failure:
+                mapper.close()
+                return failure
+
+            asked = mapper.announce()
+            return asked.addCallbacks(lambda _: cast(IPortMapper, mapper), failed)
+        from ._http import default_http_client
+        from .firewall import find_firewall
+
+        http = self.http if self.http is not None else default_http_client(
+            self.reactor, self.timeout)  # fmt: skip
+        found = find_firewall(self.reactor, http, gateway, self.local_address,
+                              timeout=self.timeout)  # fmt: skip
+        return cast("Deferred[IPortMapper]", found)
+
+    def __call__(self) -> Deferred[IPortMapper]:
+        if self.method == "natpmp":
+            error = NoGatewayFound("NAT-PMP opens no IPv6 pinholes")
+            return Deferred.fromCoroutine(_raise(error))
+        methods = list(PINHOLE_METHODS) if self.method == "auto" else [self.method]
+        race = _Race(self.reactor, methods, self.grace)
+        probes = {m: partial(self._probe, m) for m in methods}
+        return race.run(probes, {"upnp": UPNP_HEAD_START} if len(methods) > 1 else {})

@@ -13,7 +13,7 @@ the blocking C{Server} and C{Client} and C{ssdp-upnp advertise} all run one.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +33,14 @@ from .advertiser import AdvertiserLimits, AdvertiserService
 from .discovery import DiscoveryService
 from .errors import ConfigurationError
 from .forward import Forward
-from .lan import FollowsInterfaces, Interface, LANInterfaces, lan_choice, lan_interfaces
+from .lan import (
+    FollowsInterfaces,
+    Interface,
+    LANInterfaces,
+    lan_choice,
+    lan_interfaces,
+    public_ipv6_addresses,
+)
 from .mapping import check_method
 from .message import DEFAULT_MAX_AGE
 from .node import NodeInfo, check_network, check_node_id, check_port, check_product, check_uuid
@@ -57,6 +64,8 @@ class NodeConfig:
     @ivar exclude: uuids discovery never reports (besides the node's own).
     @ivar nat_method: how to forward ports: C{auto} (PCP, then NAT-PMP, then
         UPnP IGD: L{ssdp_upnp.nat_ladder}), C{pcp}, C{natpmp} or C{upnp}.
+    @ivar ipv6: open each forward on the IPv6 firewall too, for every public
+        IPv6 address of the interfaces in use (PCP, else IGD2 pinholes).
     @ivar legacy: answer ssdp-upnp 0.1.0 clients and find 0.1.0 servers
         (L{ssdp_upnp.legacy}), so that a network upgraded node by node stays one.
     """
@@ -81,6 +90,7 @@ class NodeConfig:
     check_interval: float = 60.0
     gateway_url: str | None = None
     nat_method: str = "auto"
+    ipv6: bool = True
     rescan_interval: float = 30.0
     exclude: tuple[str, ...] = ()
     legacy: bool = True
@@ -117,6 +127,9 @@ class NodeService(MultiService):
     @param interfaces: the interfaces to run on now, read again at each
         rescan (default: C{config.interfaces} among the host's own).
     @param http: the HTTP client toward the gateway (default: treq on C{reactor}).
+    @param ipv6_addresses: the public IPv6 addresses (address, interface name)
+        on the interfaces named, which pinholes are opened for (default: the
+        host's; none when C{interfaces} is given).
     @raise ConfigurationError: an interface is unknown or there is none.
     @raise StateFileError: the state file is unusable (only a node that advertises has one).
 
@@ -135,6 +148,7 @@ class NodeService(MultiService):
         interfaces: Callable[[], Sequence[Interface]] | None = None,
         http: HTTPClient | None = None,
         rng: random.Random | None = None,
+        ipv6_addresses: Callable[[Collection[str]], Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -156,6 +170,8 @@ class NodeService(MultiService):
         self.discovery: DiscoveryService | None = None
         self.mapper: PortMappingService | None = None  # the NAT side loads only when asked
         self._ladder: NATLadder | None = None
+        #: one service per public IPv6 address, keeping its pinholes
+        self.pinholes: list[PortMappingService] = []
         if config.advertise:
             state = load_state(config.state_path(), config.uuid)
             self.node = NodeInfo.create(
@@ -192,6 +208,10 @@ class NodeService(MultiService):
             self._add(self.mapper)
             if self.advertiser is not None:
                 self.mapper.observe(advertise_public_address(self.advertiser))
+            if config.ipv6:
+                if ipv6_addresses is None:
+                    ipv6_addresses = public_ipv6_addresses if interfaces is None else _none
+                self._add_pinholes(ipv6_addresses({i.name for i in self.lan.current}))
         if config.rescan_interval:
             InterfaceWatcher(reactor, self.lan, config.rescan_interval).setServiceParent(self)
 
@@ -208,6 +228,21 @@ class NodeService(MultiService):
                 part.stopService()
             Service.stopService(self)
             raise
+
+    def _add_pinholes(self, addresses: Sequence[tuple[str, str]]) -> None:
+        from .nat_ladder import PinholeLadder
+        from .portmapping import PortMappingService
+
+        for address, interface in addresses:
+            ladder = PinholeLadder(self.reactor, address, interface,
+                                   method=self.config.nat_method, http=self.http)  # fmt: skip
+            service = PortMappingService(
+                self.reactor, self.config.forwards, ladder, lease=self.config.lease,
+                check_interval=self.config.check_interval, retry_max=900.0,
+                description=f"ssdp_upnp {self.config.product}",
+            )  # fmt: skip
+            service.setServiceParent(self)
+            self.pinholes.append(service)
 
     def _add(self, part: FollowsInterfaces) -> None:
         IService(part).setServiceParent(self)
@@ -249,3 +284,7 @@ def advertise_public_address(
         advertiser.set_external(public)
 
     return changed
+
+
+def _none(names: Collection[str]) -> list[tuple[str, str]]:
+    return []

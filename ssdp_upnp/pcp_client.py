@@ -158,12 +158,15 @@ class PCPMapper:
     def get_external_ip(self) -> Deferred[ExternalAddress]:
         """
         Fires with the external address of the last mapping made or, before
-        any, the one NAT-PMP gives.
+        any, the one NAT-PMP gives (over IPv6: our own address, as a pinhole
+        translates nothing).
         """
 
         async def run() -> ExternalAddress:
             if self.external_ip is not None:
                 return external_address(self.external_ip)
+            if ":" in self.local_address:  # a pinhole: nothing is translated
+                return external_address(self.local_address)
             if self._natpmp is None:
                 self._natpmp = NATPMPMapper(self.reactor, self.gateway, self.local_address,
                                             schedule=self.schedule)  # fmt: skip

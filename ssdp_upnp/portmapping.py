@@ -446,7 +446,9 @@ class PortMappingService(Service):
             return False
         self.log.info(
             "forwarding {ip}:{external} ({protocol}) to {client}:{internal}",
-            ip=self.external_ip,
+            ip=f"[{self.external_ip}]"
+            if self.external_ip and ":" in self.external_ip
+            else self.external_ip,
             external=mapping.external_port,
             protocol=mapping.protocol,
             client=mapping.internal_client,

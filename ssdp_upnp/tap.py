@@ -90,6 +90,7 @@ class Options(usage.Options):
     optFlags = [
         ["no-advertise", None, "Only discover peers."],
         ["no-discover", None, "Only advertise this node."],
+        ["no-ipv6", None, "Open no IPv6 pinholes for the forwards (on by default)."],
         ["no-legacy", None,
          "Neither answer nor find ssdp-upnp 0.1.0 nodes (on by default, for mixed networks)."],
     ]  # fmt: skip
@@ -136,7 +137,7 @@ class Options(usage.Options):
                 max_age=self["max-age"], ttl=self["ttl"], mx=self["mx"],
                 search_interval=self["search-interval"], forwards=tuple(self["forwards"]),
                 lease=self["lease"], check_interval=self["check-interval"], gateway_url=url,
-                nat_method=self["nat-method"],
+                nat_method=self["nat-method"], ipv6=not self["no-ipv6"],
                 rescan_interval=self["rescan-interval"], legacy=not self["no-legacy"],
                 max_peers=self["max-peers"],
                 limits=AdvertiserLimits(

@@ -34,6 +34,11 @@ UPSTREAM = f"{WAN_PREFIX}.1"  # the fake internet host, runs STUN
 ROUTER_WAN = f"{WAN_PREFIX}.2"  # the gateway's external address
 MINIUPNPD_HTTP_PORT = 5000
 STUN_PORT = 3478
+# IPv6 (Lab(ipv6=True)): the documentation prefix, routed LAN <-> WAN by the router
+LAN6_PREFIX = "2001:db8:5100"
+ROUTER_LAN6 = f"{LAN6_PREFIX}::1"
+UPSTREAM6 = "2001:db8:113::1"
+ROUTER_WAN6 = "2001:db8:113::2"
 TOOLS = Path(__file__).parent / "lab_tools"
 
 
@@ -155,9 +160,11 @@ class Lab:
     runs miniupnpd on it. Hosts then route via the router.
     """
 
-    def __init__(self, hosts: int = 3, router: bool = False) -> None:
+    def __init__(self, hosts: int = 3, router: bool = False, ipv6: bool = False) -> None:
         self.prefix = f"su{os.getpid() % 100000}{uuid.uuid4().hex[:4]}-"
         self.router = router
+        self.ipv6 = ipv6
+        self.hosts6 = {f"h{i}": f"{LAN6_PREFIX}::{10 + i}" for i in range(1, hosts + 1)}
         self.switch = f"{self.prefix}router" if router else f"{self.prefix}lan"
         self.upstream = f"{self.prefix}wan"
         self.hosts = {f"h{i}": f"{LAN_PREFIX}.{10 + i}" for i in range(1, hosts + 1)}
@@ -178,6 +185,10 @@ class Lab:
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text("# ssdp_upnp test lab: no DNS\nnameserver 127.0.0.1\n")
         _ip("-n", name, "link", "set", "lo", "up")
+        if self.ipv6:
+            for setting in ("all.disable_ipv6=0", "default.disable_ipv6=0", "all.accept_dad=0",
+                            "default.accept_dad=0"):  # fmt: skip
+                self._sysctl(name, f"net.ipv6.conf.{setting}")
 
     def up(self) -> Lab:
         try:
@@ -203,8 +214,13 @@ class Lab:
                 _ip("-n", ns, "addr", "add", f"{address}/{LAN_BITS}", "dev", "eth0")
                 _ip("-n", ns, "link", "set", "eth0", "multicast", "on", "up")
                 _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+                if self.ipv6:
+                    _ip("-n", ns, "addr", "add", f"{self.hosts6[host]}/64", "dev", "eth0", "nodad")
                 if self.router:
                     _ip("-n", ns, "route", "add", "default", "via", ROUTER_LAN, "dev", "eth0")
+                    if self.ipv6:
+                        _ip("-n", ns, "-6", "route", "add", "default", "via", ROUTER_LAN6, "dev",
+                            "eth0")  # fmt: skip
             if self.router:
                 self._router_up()
         except BaseException:
@@ -225,6 +241,15 @@ class Lab:
         _ip("-n", router, "addr", "add", f"{ROUTER_WAN}/24", "dev", "rwan0")
         _ip("-n", router, "link", "set", "rwan0", "up")
         _ip("-n", router, "route", "add", "default", "via", UPSTREAM, "dev", "rwan0")
+        if self.ipv6:
+            _ip("-n", router, "addr", "add", f"{ROUTER_LAN6}/64", "dev", "br0", "nodad")
+            _ip("-n", upstream, "addr", "add", f"{UPSTREAM6}/64", "dev", "wan0", "nodad")
+            _ip("-n", router, "addr", "add", f"{ROUTER_WAN6}/64", "dev", "rwan0", "nodad")
+            _ip("-n", router, "-6", "route", "add", "default", "via", UPSTREAM6, "dev", "rwan0")
+            # the WAN host reaches the LAN's prefix through the router, and nothing else
+            _ip("-n", upstream, "-6", "route", "add", f"{LAN6_PREFIX}::/64", "via", ROUTER_WAN6,
+                "dev", "wan0")  # fmt: skip
+            self._sysctl(router, "net.ipv6.conf.all.forwarding=1")
         self._sysctl(upstream, "net.ipv4.ip_forward=0")
         self._sysctl(router, "net.ipv4.ip_forward=1")
         rules = self.state / "router.nft"
