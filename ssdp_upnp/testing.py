@@ -373,6 +373,9 @@ def igd_description(services: str, version: int = 2, url_base: str = "", prefix:
 
 
 WAN_IP_2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
+FIREWALL_CONTROL = "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"
+_FIREWALL_ACTIONS = {"GetFirewallStatus", "AddPinhole", "UpdatePinhole", "DeletePinhole",
+                     "CheckPinholeWorking", "GetOutboundPinholeTimeout"}  # fmt: skip
 WAN_IP_1 = "urn:schemas-upnp-org:service:WANIPConnection:1"
 WAN_PPP_1 = "urn:schemas-upnp-org:service:WANPPPConnection:1"
 
@@ -403,6 +406,11 @@ class FakeRouter:
     refused: dict[int, int] = field(default_factory=dict)
     #: an add is made, but its answer never comes (the connection is dropped)
     add_then_hang: bool = False
+    #: WANIPv6FirewallControl: the IPv6 requester, the switches and the pinholes by UniqueID
+    requester6: str = "2001:db8:5100::11"
+    firewall_enabled: bool = True
+    inbound_pinhole_allowed: bool = True
+    pinholes: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def handle(self, action: str, args: dict[str, str]) -> tuple[int, dict[str, str]]:
         """Return (UPnP error code or 0, output arguments)."""
@@ -414,6 +422,8 @@ class FakeRouter:
                        "NewUptime": "42"}  # fmt: skip
         if action in ("AddPortMapping", "AddAnyPortMapping"):
             return self._add(action, args)
+        if action in _FIREWALL_ACTIONS:
+            return self._firewall(action, args)
         if action == "DeletePortMapping":
             key = (int(args["NewExternalPort"]), args["NewProtocol"])
             if key not in self.table:
@@ -451,6 +461,33 @@ class FakeRouter:
                     ).text = v
             return 0, {"NewPortListing": etree.tostring(root).decode()}
         return 401, {}
+
+    def _firewall(self, action: str, args: dict[str, str]) -> tuple[int, dict[str, str]]:
+        if action == "GetFirewallStatus":
+            return 0, {"FirewallEnabled": str(int(self.firewall_enabled)),
+                       "InboundPinholeAllowed": str(int(self.inbound_pinhole_allowed))}  # fmt: skip
+        if action == "GetOutboundPinholeTimeout":
+            return 0, {"OutboundPinholeTimeout": "300"}
+        if not self.firewall_enabled:
+            return 702, {}
+        if action == "AddPinhole":
+            if not self.inbound_pinhole_allowed:
+                return 703, {}
+            if args["InternalClient"] != self.requester6:
+                return 606, {}
+            unique_id = max(self.pinholes, default=0) + 1
+            self.pinholes[unique_id] = dict(args)
+            return 0, {"UniqueID": str(unique_id)}
+        unique_id = int(args["UniqueID"])
+        if unique_id not in self.pinholes:
+            return 704, {}
+        if action == "UpdatePinhole":
+            self.pinholes[unique_id]["LeaseTime"] = args["NewLeaseTime"]
+            return 0, {}
+        if action == "DeletePinhole":
+            del self.pinholes[unique_id]
+            return 0, {}
+        return 0, {"IsWorking": "0"}  # CheckPinholeWorking: no traffic seen in memory
 
     def _add(self, action: str, args: dict[str, str]) -> tuple[int, dict[str, str]]:
         if args["NewInternalClient"] != self.requester:
@@ -701,7 +738,10 @@ class FakePortControlServer:
         def reply(result: int, life: int, body: bytes = b"") -> bytes:
             return head + struct.pack("!BBII12s", 0, result, life, self.epoch(), b"") + body
 
-        if client != b"\0" * 10 + b"\xff\xff" + ip_address(source).packed:
+        source_ip = ip_address(source)
+        packed = source_ip.packed if source_ip.version == 6 else (
+            b"\0" * 10 + b"\xff\xff" + source_ip.packed)  # fmt: skip
+        if client != packed:
             return reply(12, 0, data[24:60])
         if self.result is not None:
             return reply(self.result, 0, data[24:60])
@@ -721,14 +761,18 @@ class FakePortControlServer:
             if existing is not None:
                 del self.mappings[(protocol, existing.external_port)]
             return reply(0, 0, data[24:60])
-        port = existing.external_port if existing else self._free_port(
-            suggested, source, protocol, internal)  # fmt: skip
+        if source_ip.version == 6:  # a pinhole: nothing is translated
+            port = internal
+        else:
+            port = existing.external_port if existing else self._free_port(
+                suggested, source, protocol, internal)  # fmt: skip
         if prefer_failure and suggested and port != suggested:
             return reply(11, 0, data[24:60])
         life = min(lifetime, self.max_lifetime)
         self.mappings[(protocol, port)] = _ControlMapping(
             source, protocol, internal, port, self.reactor.seconds() + life, nonce
         )
-        body = data[24:42] + struct.pack("!H", port) + (
+        external = packed if source_ip.version == 6 else (
             b"\0" * 10 + b"\xff\xff" + ip_address(self.external_ip).packed)  # fmt: skip
+        body = data[24:42] + struct.pack("!H", port) + external
         return reply(0, life, body)

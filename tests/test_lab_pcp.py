@@ -157,3 +157,31 @@ def test_two_hosts_one_port_each_reachable_and_advertising_its_own(
                               "2"], timeout=40)  # fmt: skip
     peers = {p["host"]: p["external"] for p in json.loads(done.stdout.strip().splitlines()[-1])}
     assert peers == {H1: [ROUTER_WAN, 8048], H2: [ROUTER_WAN, other]}
+
+
+@pytest.mark.parametrize("method", ["auto", "upnp"])
+def test_an_ipv6_pinhole_lets_the_wan_host_in_only_while_the_node_runs(
+    method: str, tmp_path: Path
+) -> None:
+    # auto: PCP MAP for h1's own global address; upnp: IGD2 AddPinhole over IPv6
+    require_lab("miniupnpd", "nft")
+    with Lab(hosts=1, router=True, ipv6=True) as lab:
+        lab.start_miniupnpd(natpmp=True)
+        h1 = lab.hosts6["h1"]
+        greet(lab, "h1", 8048)
+        dropped = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), h1, "8048"], 20)
+        assert dropped.stdout.startswith("ERROR timed out")  # the firewall drops it
+        process = node(lab, "h1", tmp_path, "--forward", "8048", "--nat-method", method)
+        process.wait_for_line(lambda line: f"forwarding [{h1}]:8048 (TCP)" in line, 30)
+        expected = "<PCPMapper gateway 2001:db8:5100::1" if method == "auto" else (
+            "<FirewallControl at http://[2001:db8:5100::1]:5000/")  # fmt: skip
+        assert any(f"using gateway {expected}" in line for line in process.lines)
+        rule = "0x20010db8510000000000000000000011"  # h1's address in the accept rule
+        assert rule in lab.nft_chain("miniupnpd")
+        reached = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), h1, "8048"], 20)
+        assert reached.stdout.strip() == "HELLO h1"
+        process.signal(signal.SIGTERM)
+        assert process.wait(30) == -signal.SIGTERM
+        assert rule not in lab.nft_chain("miniupnpd")
+        again = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), h1, "8048"], 20)
+        assert again.stdout.startswith("ERROR timed out")
