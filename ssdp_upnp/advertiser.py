@@ -45,7 +45,7 @@ from .message import (
     SearchResponse,
     encode,
 )
-from .node import NodeInfo, external_header
+from .node import MAX_EXTERNAL6, NodeInfo, external6_header, external_header
 from .search_target import Answer, match_search_target
 
 __all__ = ["SERVER", "AdvertiserLimits", "AdvertiserService", "DescriptionLimits", "SSDPAdvertiser"]
@@ -120,6 +120,7 @@ class SSDPAdvertiser(SSDPReceiver):
         self._pending = Timers(clock)  # replies waiting for their random delay
         self._announcing = Timers(clock)
         self.external: tuple[str, int] | None = None
+        self.external6: tuple[tuple[str, int], ...] = ()
         #: between L{start_announcing} and L{stop}
         self.announcing = False
         #: told of every other message on the port (NOTIFY: the node's own discovery listens
@@ -202,10 +203,22 @@ class SSDPAdvertiser(SSDPReceiver):
             legacy = None
 
     def headers(self) -> Headers:
-        """The vendor headers of every message: the node's, and its public address if known."""
-        if self.external is None:
-            return self.node.headers()
-        return self.node.headers() + (external_header(*self.external),)
+        """The vendor headers of every message: the node's, and its public addresses if known."""
+        extra = self.node.headers()
+        if self.external is not None:
+            extra += (external_header(*self.external),)
+        if self.external6:
+            extra += (external6_header(self.external6),)
+        return extra
+
+    def set_external6(self, addresses: Sequence[tuple[str, int]]) -> None:
+        """Advertise these public IPv6 addresses and ports (at most 4 kept), and announce now."""
+        kept = tuple(addresses)[:MAX_EXTERNAL6]
+        if kept == self.external6:
+            return
+        self.external6 = kept
+        if self.transport is not None:
+            self._send_set(NTS.ALIVE)
 
     def set_external(self, external: tuple[str, int] | None) -> None:
         """Advertise C{external} (ip, port) as the node's public address, and announce it now."""
@@ -371,6 +384,10 @@ class AdvertiserService(Service):
     def set_external(self, external: tuple[str, int] | None) -> None:
         """Advertise C{external} (ip, port) as the node's public address (None: none)."""
         self.protocol.set_external(external)
+
+    def set_external6(self, addresses: Sequence[tuple[str, int]]) -> None:
+        """Advertise these (IPv6 address, port) as the node's public IPv6 addresses."""
+        self.protocol.set_external6(addresses)
 
     def _serve(self, interface: Interface) -> None:
         """Start the description server on C{interface}, then serve SSDP there."""

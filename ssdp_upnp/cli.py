@@ -43,7 +43,7 @@ from .errors import (
     NotAuthorized,
     SSDPUPnPError,
 )
-from .lan import Interface, lan_choice, lan_interfaces
+from .lan import Interface, lan_choice, lan_interfaces, public_ipv6_addresses
 from .legacy import LegacyResponse
 from .mapping import check_method
 from .message import Notify, SearchRequest, SearchResponse, decode, encode
@@ -191,7 +191,7 @@ async def _diagnose(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
         report = await diagnose(
             reactor, chosen, skipped, product=args.product,
             timeout=args.timeout, gateway_url=args.gateway_url, proc_net_udp=sharing,
-            ipv6=_global_ipv6(),
+            ipv6=_global_ipv6(), pinhole_for=public_ipv6_addresses({i.name for i in chosen}),
         )  # fmt: skip
     if args.json:
         print(json.dumps({"reachable": report.reachable,
@@ -272,7 +272,8 @@ async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
                                legacy=not args.no_legacy)  # fmt: skip
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
              "network": p.network, "location": p.location,
-             "external": f"{p.external[0]}:{p.external[1]}" if p.external else None}
+             "external": f"{p.external[0]}:{p.external[1]}" if p.external else None,
+             "external6": ", ".join(f"[{ip}]:{port}" for ip, port in p.external6) or None}
             for p in peers]  # fmt: skip
     for row, peer in zip(rows, peers, strict=True):
         if peer.legacy:  # a 0.1.0 node has no uuid: say what it is instead

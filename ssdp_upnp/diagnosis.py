@@ -6,8 +6,9 @@ The findings are built by plain functions of what was observed
 (L{interface_findings}, L{classify_external}, L{sockets_on_port}, ...);
 L{diagnose} observes: it reads the interfaces, opens an SSDP port and
 searches, finds the gateway and makes a short-lived test mapping, then
-removes it. This version checks UPnP IGD (1 and 2) over IPv4; NAT-PMP, PCP
-and IPv6 pinholes are named as not checked.
+removes it. PCP, NAT-PMP and UPnP IGD (1 and 2) are each asked and the best
+makes the test mapping; each public IPv6 address gets a test pinhole. IPv6
+SSDP is named as not checked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import ipaddress
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from twisted.internet.defer import gatherResults
 from twisted.internet.protocol import DatagramProtocol
@@ -27,11 +29,12 @@ from ._inbound import DropLog, Inbound
 from ._multicast import close_port
 from ._searcher import Searcher
 from ._types import HTTPClient, ISSDPReactor
-from .errors import NotAuthorized, SSDPUPnPError
-from .gateway_discovery import find_gateway
+from .errors import NATPMPNotAuthorized, NotAuthorized, PCPNotAuthorized, SSDPUPnPError
+from .gateway import Gateway
 from .igd import is_double_nat
 from .lan import VIRTUAL_NAMES, Interface, Skipped
 from .legacy import LegacyResponse
+from .mapping import IPortMapper
 from .message import SearchResponse
 from .node import read_advertisement
 
@@ -163,6 +166,7 @@ async def diagnose(
     http: HTTPClient | None = None,
     proc_net_udp: str = "",
     ipv6: Sequence[str] = (),
+    pinhole_for: Sequence[tuple[str, str]] = (),
     rng: random.Random | None = None,
 ) -> Report:
     """
@@ -171,6 +175,8 @@ async def diagnose(
     @param interfaces: those to check (chosen); C{skipped}: the others, with why.
     @param proc_net_udp: the text of C{/proc/net/udp} read before anything was opened.
     @param ipv6: the host's global IPv6 addresses.
+    @param pinhole_for: (address, interface) of the public IPv6 addresses to
+        open a test pinhole for.
     @return: a Deferred-compatible coroutine of the L{Report} (nothing raises:
         every failure is a finding).
     """
@@ -184,9 +190,13 @@ async def diagnose(
     findings.append(Finding(
         "ipv6", Verdict.INFO,
         (f"global IPv6 addresses: {', '.join(ipv6)}" if ipv6 else "no global IPv6 address")
-        + "; IPv6 SSDP and pinholes are not checked by this version",
+        + "; IPv6 SSDP is not checked by this version",
     ))  # fmt: skip
-    return Report(tuple(findings), reachable)
+    pinholes, reachable6 = await _pinhole_findings(
+        reactor, pinhole_for, http, timeout, rng or random.SystemRandom()
+    )
+    findings.extend(pinholes)
+    return Report(tuple(findings), reachable or reachable6)
 
 
 async def _ssdp_findings(
@@ -241,6 +251,22 @@ async def _ssdp_findings(
     return findings
 
 
+def method_finding(method: str, answer: object) -> Finding:
+    """What one way of forwarding said (C{answer}: its mapper, or its error)."""
+    name = {"pcp": "PCP", "natpmp": "NAT-PMP", "upnp": "UPnP IGD"}[method]
+    if isinstance(answer, Exception):
+        return Finding(method, Verdict.INFO, f"{name} did not answer: {answer}")
+    kind = str(getattr(answer, "method", method))
+    if method == "upnp":
+        service = getattr(answer, "service", None)
+        where = f"{service.service_type} at {service.control_url}" if service else "?"
+        return Finding(method, Verdict.OK, f"{kind.upper()} answered: {where}")
+    epoch = getattr(answer, "epoch", None)
+    last = epoch.last if epoch is not None else None
+    detail = f"{name} answered at {getattr(answer, 'gateway', '?')}:5351"
+    return Finding(method, Verdict.OK, detail + (f" (epoch {last[0]})" if last else ""))
+
+
 async def _gateway_findings(
     reactor: ISSDPReactor,
     interfaces: Sequence[Interface],
@@ -249,46 +275,108 @@ async def _gateway_findings(
     http: HTTPClient | None,
     rng: random.Random,
 ) -> tuple[list[Finding], bool]:
-    findings = [Finding("nat-pmp/pcp", Verdict.INFO, "not checked by this version")]
+    from .nat_ladder import survey
+
+    found = await survey(reactor, interfaces, http=http, description_url=gateway_url,
+                         timeout=max(timeout, 3.0))  # fmt: skip
+    findings = [method_finding(method, answer) for method, answer in found.items()]
+    usable = [a for a in found.values() if not isinstance(a, Exception)]
     try:
-        gateway = await find_gateway(reactor, interfaces, http=http, description_url=gateway_url,
-                                     timeout=max(timeout, 3.0))  # fmt: skip
-    except SSDPUPnPError as e:
-        findings.append(Finding("gateway", Verdict.FAIL, f"no UPnP IGD: {e}",
-                                "turn UPnP IGD on in the router, or forward the port by"
-                                " hand"))  # fmt: skip
-        return findings, False
-    kind = "IGD2" if gateway.is_igd2 else "IGD1"
-    findings.append(Finding("gateway", Verdict.OK,
-                            f"{kind} answered: {gateway.service.service_type} at"
-                            f" {gateway.service.control_url}"))  # fmt: skip
+        if not usable:
+            why = "; ".join(f"{m}: {e}" for m, e in found.items())
+            findings.append(Finding(
+                "gateway", Verdict.FAIL, f"no UPnP IGD, PCP or NAT-PMP answered ({why})",
+                "turn UPnP IGD or NAT-PMP/PCP on in the router, or forward the port by hand",
+            ))  # fmt: skip
+            return findings, False
+        gateway = usable[0]
+        detail = f"forwarding through {gateway.method}"
+        if str(gateway.method).startswith("igd"):
+            service = cast(Gateway, gateway).service
+            detail = (f"{str(gateway.method).upper()} answered: {service.service_type} at"
+                      f" {service.control_url}")  # fmt: skip
+        findings.append(Finding("gateway", Verdict.OK, detail))
+        more, reachable = await _mapping_findings(gateway, rng)
+        return findings + more, reachable
+    finally:
+        for answer in usable:
+            await answer.close()
+
+
+async def _mapping_findings(gateway: IPortMapper, rng: random.Random) -> tuple[list[Finding], bool]:
+    findings = []
     try:
         address = await gateway.get_external_ip()
     except SSDPUPnPError as e:
-        findings.append(Finding("external address", Verdict.FAIL, f"not given: {e}"))
-        return findings, False
-    verdict, detail, what_to_do = classify_external(address.ip)
-    findings.append(Finding("external address", verdict, detail, what_to_do))
+        if gateway.method != "pcp":
+            findings.append(Finding("external address", Verdict.FAIL, f"not given: {e}"))
+            return findings, False
+        address = None  # PCP tells it with the test mapping
     port = rng.randint(40000, 49999)
     try:
         mapping = await gateway.add_mapping(port, port, "TCP", lease=TEST_LEASE,
                                             description="ssdp-upnp diagnose")  # fmt: skip
+        if address is None:
+            address = await gateway.get_external_ip()
         present = await gateway.get_mapping(mapping.external_port, "TCP")
         await gateway.delete_mapping(mapping.external_port, "TCP")
         gone = await gateway.get_mapping(mapping.external_port, "TCP")
-    except NotAuthorized as e:
+    except (NotAuthorized, PCPNotAuthorized, NATPMPNotAuthorized) as e:
         findings.append(Finding("test mapping", Verdict.FAIL, f"refused: {e}",
                                 "the router maps only to the host that asks (secure mode):"
-                                " run this on the node's host"))  # fmt: skip
+                                " run this on the node's host, or allow mapping in the"
+                                " router"))  # fmt: skip
         return findings, False
     except SSDPUPnPError as e:
         findings.append(Finding("test mapping", Verdict.FAIL, f"failed: {e}"))
         return findings, False
+    verdict, detail, what_to_do = classify_external(address.ip)
+    findings.append(Finding("external address", verdict, detail, what_to_do))
     if present is None or gone is not None:
         detail = f"TCP {port}: listed after adding {present is not None}, gone after removing"
         findings.append(Finding("test mapping", Verdict.FAIL, f"{detail} {gone is None}"))
         return findings, False
     findings.append(Finding("test mapping", Verdict.OK,
                             f"TCP {mapping.external_port} -> {mapping.internal_client}:{port}"
-                            f" added (lease {mapping.lease} s) and removed"))  # fmt: skip
+                            f" added through {gateway.method} (lease {mapping.lease} s) and"
+                            " removed"))  # fmt: skip
     return findings, verdict is Verdict.OK
+
+
+async def _pinhole_findings(
+    reactor: ISSDPReactor,
+    addresses: Sequence[tuple[str, str]],
+    http: HTTPClient | None,
+    timeout: float,
+    rng: random.Random,
+) -> tuple[list[Finding], bool]:
+    """A short-lived test pinhole for each public IPv6 address (PCP, else IGD2)."""
+    from .nat_ladder import PinholeLadder
+
+    findings = []
+    reachable = False
+    for address, interface in addresses:
+        ladder = PinholeLadder(reactor, address, interface, http=http, timeout=max(timeout, 3.0))
+        port = rng.randint(40000, 49999)
+        try:
+            mapper = await ladder()
+        except SSDPUPnPError as e:
+            findings.append(Finding(
+                "ipv6 pinhole", Verdict.WARN, f"[{address}]: no way to open a pinhole: {e}",
+                "turn on PCP or UPnP IGD2 (IPv6 firewall control) in the router, or open"
+                " the port in its IPv6 firewall by hand",
+            ))  # fmt: skip
+            continue
+        try:
+            await mapper.add_mapping(port, port, "TCP", lease=TEST_LEASE)
+            await mapper.delete_mapping(port, "TCP")
+        except SSDPUPnPError as e:
+            refused = f"[{address}]:{port} refused by {mapper.method}: {e}"
+            findings.append(Finding("ipv6 pinhole", Verdict.WARN, refused))
+            continue
+        finally:
+            await mapper.close()
+        reachable = True
+        opened = f"[{address}]:{port} opened through {mapper.method} and closed"
+        findings.append(Finding("ipv6 pinhole", Verdict.OK, opened))
+    return findings, reachable

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid as uuidlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._bounded import bounded_int
@@ -29,6 +30,9 @@ PORT_HEADER = "PORT.SSDP-UPNP.ORG"
 NODE_ID_HEADER = "NODEID.SSDP-UPNP.ORG"
 #: The node's public address on the gateway (ip:port), once a port mapping is made.
 EXTERNAL_HEADER = "EXTERNAL.SSDP-UPNP.ORG"
+#: The node's public IPv6 addresses (pinholes): C{[addr]:port}, comma-separated, at most 4.
+EXTERNAL6_HEADER = "EXTERNAL6.SSDP-UPNP.ORG"
+MAX_EXTERNAL6 = 4
 
 _PRODUCT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -156,6 +160,7 @@ class Advertised:
     port: int
     node_id: str | None
     external: tuple[str, int] | None = None
+    external6: tuple[tuple[str, int], ...] = ()
 
 
 def external_header(ip: str, port: int) -> tuple[str, str]:
@@ -178,6 +183,34 @@ def read_external(value: str | None) -> tuple[str, int] | None:
         return None
 
 
+def external6_header(addresses: Sequence[tuple[str, int]]) -> tuple[str, str]:
+    """The vendor header that advertises the node's public IPv6 addresses and ports."""
+    if not 1 <= len(addresses) <= MAX_EXTERNAL6:
+        raise ConfigurationError(f"1..{MAX_EXTERNAL6} public IPv6 addresses, not {len(addresses)}")
+    return (EXTERNAL6_HEADER, ", ".join(
+        f"[{ipaddress.IPv6Address(ip)}]:{check_port(port)}" for ip, port in addresses))  # fmt: skip
+
+
+def read_external6(value: str | None) -> tuple[tuple[str, int], ...]:
+    """
+    C{(("2001:db8::11", 8048),)} from C{"[2001:db8::11]:8048"}; the entries
+    that are not that form (or past the fourth) are left out.
+    """
+    if value is None:
+        return ()
+    found = []
+    for entry in value.split(",", MAX_EXTERNAL6)[:MAX_EXTERNAL6]:
+        address, _, port = entry.strip().rpartition("]:")
+        if not address.startswith("["):
+            continue
+        try:
+            ip = ipaddress.IPv6Address(address[1:])
+            found.append((str(ip), bounded_int(port, 1, 65535)))
+        except ValueError:
+            continue
+    return tuple(found)
+
+
 def read_advertisement(extra: Headers) -> Advertised | None:
     """
     Read our vendor headers from a message's extra headers.
@@ -198,6 +231,7 @@ def read_advertisement(extra: Headers) -> Advertised | None:
             port=bounded_int(port, 1, 65535),
             node_id=None if node_id is None else check_node_id(node_id),
             external=read_external(header(extra, EXTERNAL_HEADER)),
+            external6=read_external6(header(extra, EXTERNAL6_HEADER)),
         )
     except (ConfigurationError, ValueError):
         return None

@@ -243,6 +243,19 @@ class NodeService(MultiService):
             )  # fmt: skip
             service.setServiceParent(self)
             self.pinholes.append(service)
+            if self.advertiser is not None:
+                service.observe(self._pinholes_changed)
+
+    def _pinholes_changed(self, _: PortMappingService) -> None:
+        """Advertise the node's port on every IPv6 address it has a pinhole for."""
+        assert self.advertiser is not None
+        port = self.advertiser.node.port
+        self.advertiser.set_external6([
+            (ip, external)
+            for service in self.pinholes
+            for ip, external, protocol, internal in service.public_addresses()
+            if internal == port and protocol == "TCP"
+        ])  # fmt: skip
 
     def _add(self, part: FollowsInterfaces) -> None:
         IService(part).setServiceParent(self)

@@ -56,6 +56,8 @@ class Peer:
     interface: str | None = None
     #: the node's public address (its port mapping on the gateway), if it advertises one
     external: tuple[str, int] | None = None
+    #: its public IPv6 addresses and ports (pinholes), if it advertises any
+    external6: tuple[tuple[str, int], ...] = ()
     legacy: bool = False
 
     @property
@@ -125,6 +127,7 @@ def read_message(message: Message, host: str, interface: str | None) -> Sighting
         server=message.server,
         interface=interface,
         external=advertised.external,
+        external6=advertised.external6,
     )
     return Sighting(peer, max_age)
 
@@ -297,8 +300,8 @@ class PeerTable:
         self._contested.pop(peer.key, None)  # its own address answered: any claim is void
         if old.boot_id is not None and peer.boot_id is not None and old.boot_id != peer.boot_id:
             reason = RemovalReason.RESTARTED
-        elif (old.host, old.port, old.node_id, old.external) != (
-            peer.host, peer.port, peer.node_id, peer.external,
+        elif (old.host, old.port, old.node_id, old.external, old.external6) != (
+            peer.host, peer.port, peer.node_id, peer.external, peer.external6,
         ):  # fmt: skip
             reason = RemovalReason.CHANGED
         else:

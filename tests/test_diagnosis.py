@@ -59,6 +59,19 @@ def test_search_answers() -> None:
     assert "1 other UPnP device(s)" in found.detail
 
 
+@pytest.fixture(autouse=True)
+def no_host_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PCP/NAT-PMP ask the default gateway: never the host's in these tests."""
+    from ssdp_upnp import gateway_discovery, nat_ladder
+    from ssdp_upnp.errors import NoGatewayFound
+
+    def none(interfaces: object) -> tuple[str, str]:
+        raise NoGatewayFound("no gateway for PCP/NAT-PMP: no IPv4 default route")
+
+    monkeypatch.setattr(nat_ladder, "udp_gateway", none)
+    monkeypatch.setattr(gateway_discovery, "default_gateways", lambda: [])
+
+
 def run(router: FakeRouter | None, **kw: object) -> tuple[Deferred[Report], MemoryMulticastReactor]:
     reactor = MemoryMulticastReactor()
     http = StubHTTPClient(igd_site(router)) if router is not None else None
@@ -97,3 +110,33 @@ def test_an_unreachable_node_says_why(router: FakeRouter | None, why: str) -> No
     assert not report.reachable and report.exit_code == 1
     failed = [f for f in report.findings if f.verdict is Verdict.FAIL]
     assert any(why in f.detail or why in (f.advice or "") for f in failed), failed
+
+
+def test_a_pcp_gateway_is_found_and_used_for_the_test_mapping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ssdp_upnp import nat_ladder
+    from ssdp_upnp.testing import FakePortControlServer
+
+    route = ("198.51.100.1", "198.51.100.11")
+    monkeypatch.setattr(nat_ladder, "udp_gateway", lambda interfaces: route)
+    reactor = MemoryMulticastReactor()
+    server = FakePortControlServer(reactor)
+    d = Deferred.fromCoroutine(diagnose(
+        reactor, [ETH0], [], timeout=1, http=StubHTTPClient(igd_site(FakeRouter())),
+        proc_net_udp=PROC_NET_UDP, rng=random.Random(1),
+    ))  # fmt: skip
+    for _ in range(80):
+        server.answer()
+        reactor.advance(0.1)
+    report = result_of(d)
+    topics = {f.topic: f for f in report.findings}
+    assert topics["pcp"].verdict is Verdict.OK and "epoch" in topics["pcp"].detail
+    assert topics["natpmp"].verdict is Verdict.OK
+    assert topics["upnp"].verdict is Verdict.INFO  # nothing answered the SSDP search here
+    assert topics["gateway"].detail == "forwarding through pcp"
+    assert topics["test mapping"].verdict is Verdict.OK and "through pcp" in topics[
+        "test mapping"].detail  # fmt: skip
+    assert topics["external address"].verdict is Verdict.OK
+    assert report.reachable and server.mappings == {}
+    assert reactor.open_ports() == []

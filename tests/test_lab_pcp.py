@@ -165,7 +165,7 @@ def test_an_ipv6_pinhole_lets_the_wan_host_in_only_while_the_node_runs(
 ) -> None:
     # auto: PCP MAP for h1's own global address; upnp: IGD2 AddPinhole over IPv6
     require_lab("miniupnpd", "nft")
-    with Lab(hosts=1, router=True, ipv6=True) as lab:
+    with Lab(hosts=2, router=True, ipv6=True) as lab:
         lab.start_miniupnpd(natpmp=True)
         h1 = lab.hosts6["h1"]
         greet(lab, "h1", 8048)
@@ -180,6 +180,12 @@ def test_an_ipv6_pinhole_lets_the_wan_host_in_only_while_the_node_runs(
         assert rule in lab.nft_chain("miniupnpd")
         reached = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), h1, "8048"], 20)
         assert reached.stdout.strip() == "HELLO h1"
+        # LAN peers learn both public addresses from its SSDP messages
+        done = lab.run("h2", [PYTHON, str(TOOLS / "find_peers.py"), "blockchain", "main", "5",
+                              "1"], timeout=40)  # fmt: skip
+        (peer,) = json.loads(done.stdout.strip().splitlines()[-1])
+        assert peer["external"] == [ROUTER_WAN, 8048]
+        assert peer["external6"] == [[h1, 8048]]
         process.signal(signal.SIGTERM)
         assert process.wait(30) == -signal.SIGTERM
         assert rule not in lab.nft_chain("miniupnpd")

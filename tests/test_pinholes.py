@@ -236,3 +236,37 @@ def test_the_node_keeps_one_pinhole_service_per_public_ipv6_address(tmp_path: Pa
         reactor, interfaces=lambda: [ETH0], ipv6_addresses=addresses,
     )  # fmt: skip
     assert off.pinholes == [] and len(asked) == 1
+
+
+# -- advertising the public IPv6 addresses
+
+
+def test_public_ipv6_addresses_travel_in_one_header_and_come_back() -> None:
+    from ssdp_upnp.node import EXTERNAL6_HEADER, external6_header, read_external6
+
+    name, value = external6_header([(H1_6, 8048), ("2001:db8:5100::12", 9000)])
+    assert (name, value) == (EXTERNAL6_HEADER, f"[{H1_6}]:8048, [2001:db8:5100::12]:9000")
+    assert read_external6(value) == ((H1_6, 8048), ("2001:db8:5100::12", 9000))
+    # what is not [IPv6]:port is left out; never more than four
+    assert read_external6("[198.51.100.11]:1, 2001:db8::1:80, [::1]:0, [fe80::1]:80") == (
+        ("fe80::1", 80),
+    )  # fmt: skip
+    assert len(read_external6(", ".join([f"[{H1_6}]:8048"] * 40))) == 4
+    with pytest.raises(ConfigurationError):
+        external6_header([])
+
+
+def test_the_advertiser_announces_its_pinholes_and_peers_read_them(tmp_path: Path) -> None:
+    from helpers import make_node
+    from ssdp_upnp.advertiser import SSDPAdvertiser
+    from ssdp_upnp.message import NTS, Notify
+    from ssdp_upnp.peers import Sighting, read_message
+
+    reactor = MemoryMulticastReactor()
+    advertiser = SSDPAdvertiser(make_node(), 1, reactor)
+    advertiser.set_external6([(H1_6, 8048)])
+    notify = Notify(nt="upnp:rootdevice", nts=NTS.ALIVE, usn="uuid:x::upnp:rootdevice",
+                    location="http://198.51.100.11:1/d.xml", max_age=1800,
+                    extra=advertiser.headers())  # fmt: skip
+    seen = read_message(decode(encode(notify)), "198.51.100.11", "eth0")
+    assert isinstance(seen, Sighting) and seen.peer.external6 == ((H1_6, 8048),)

@@ -31,6 +31,7 @@ async def main(reactor, product, network, timeout, wanted="0"):
         "boot_id",
         "node_id",
         "external",
+        "external6",
     )
     print(json.dumps([{f: getattr(p, f) for f in fields} for p in peers]), flush=True)
 
