@@ -7,6 +7,7 @@ ssdp-upnp: look at the LAN and the router from a shell::
     ssdp-upnp nat status | external-ip | list [--method auto|pcp|natpmp|upnp]
     ssdp-upnp nat add INTERNAL [EXTERNAL] [--udp] [--lease S] [--method M]
     ssdp-upnp nat remove EXTERNAL [--udp]
+    ssdp-upnp nat pinhole add PORT [--udp] [--lease S] | status | remove UNIQUE_ID
     ssdp-upnp diagnose [--product P] [--gateway-url URL]
 
 Tables for people, C{--json} for scripts. Exit status: 0 done, 1 failed (no
@@ -43,7 +44,7 @@ from .errors import (
     NotAuthorized,
     SSDPUPnPError,
 )
-from .lan import Interface, lan_choice, lan_interfaces, public_ipv6_addresses
+from .lan import Interface, is_public_ipv6, lan_choice, lan_interfaces, public_ipv6_addresses
 from .legacy import LegacyResponse
 from .mapping import check_method
 from .message import Notify, SearchRequest, SearchResponse, decode, encode
@@ -371,9 +372,65 @@ async def _nat_status(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
              if report["double_nat"] else ""))  # fmt: skip
 
 
+def _pinhole_addresses(args: argparse.Namespace) -> list[tuple[str, str]]:
+    interfaces = _interfaces(args)
+    names = {i.name for i in interfaces}
+    found = public_ipv6_addresses(names)
+    if args.address is not None:
+        found = [(a, n) for a, n in found if a == args.address] or [
+            (args.address, next(iter(sorted(names)), ""))]  # fmt: skip
+    if not found:
+        raise NoGatewayFound(f"no public IPv6 address on {', '.join(sorted(names)) or 'any'}")
+    return found
+
+
+async def _pinhole(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    from .firewall import FirewallControl
+    from .nat_ladder import PinholeLadder
+
+    rows = []
+    for address, interface in _pinhole_addresses(args):
+        method = getattr(args, "method", "auto")
+        if args.pinhole_command in ("remove", "status"):
+            method = "upnp" if args.pinhole_command == "remove" else "auto"
+        ladder = PinholeLadder(reactor, address, interface, method=method, timeout=args.timeout)
+        with _Progress(reactor, args, f"asking the router about [{address}]"):
+            mapper = await ladder()
+        try:
+            row: dict[str, Any] = {"address": address, "method": str(mapper.method)}
+            if args.pinhole_command == "add":
+                protocol = "UDP" if args.udp else "TCP"
+                mapping = await mapper.add_mapping(args.port, args.port, protocol,
+                                                   lease=args.lease)  # fmt: skip
+                row.update(port=mapping.external_port, protocol=protocol, lease=mapping.lease)
+                if isinstance(mapper, FirewallControl):
+                    row["unique_id"] = mapper.held[(protocol, args.port)].unique_id
+            elif args.pinhole_command == "remove":
+                await cast(FirewallControl, mapper).delete_pinhole(args.unique_id)
+                row["removed"] = args.unique_id
+            elif isinstance(mapper, FirewallControl):
+                status = await mapper.get_firewall_status()
+                row.update(firewall_enabled=status.enabled,
+                           inbound_pinhole_allowed=status.inbound_pinhole_allowed)  # fmt: skip
+            else:
+                row.update(firewall_enabled=None, inbound_pinhole_allowed=True)
+        finally:
+            await mapper.close()
+        rows.append(row)
+    columns = {
+        "add": ["address", "port", "protocol", "lease", "method", "unique_id"],
+        "remove": ["address", "removed", "method"],
+        "status": ["address", "method", "firewall_enabled", "inbound_pinhole_allowed"],
+    }
+    _emit(args, rows, columns[args.pinhole_command])
+
+
 async def _nat(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     if args.nat_command == "status":
         await _nat_status(reactor, args)
+        return
+    if args.nat_command == "pinhole":
+        await _pinhole(reactor, args)
         return
     # PCP and NAT-PMP cannot list, and delete only what the same process mapped
     method = "upnp" if args.nat_command in ("list", "remove") else args.method
@@ -516,7 +573,38 @@ def parser() -> argparse.ArgumentParser:
     method_option(remove)
     remove.add_argument("external", type=_int_arg("EXTERNAL", 1, 65535))
     remove.add_argument("--udp", action="store_true")
+
+    pin = nat_sub.add_parser("pinhole", help="the router's IPv6 firewall: pinholes to this host")
+    pin_sub = pin.add_subparsers(dest="pinhole_command", required=True)
+    for name, text in (("add", "open PORT to this host's public IPv6 address"),
+                       ("status", "what opens pinholes here (PCP, IGD2 firewall control)"),
+                       ("remove", "close an IGD2 pinhole by its UniqueID")):  # fmt: skip
+        p = pin_sub.add_parser(name, help=text)
+        common(p, 5.0)
+        p.add_argument("--address", type=_arg(_public_ipv6),
+                       help="the public IPv6 address (default: each of this host's)")  # fmt: skip
+        if name == "add":
+            p.add_argument("port", type=_int_arg("PORT", 1, 65535))
+            p.add_argument("--udp", action="store_true")
+            p.add_argument("--lease", type=_int_arg("--lease", 1, 86400), default=3600)
+            p.add_argument("--method", type=_arg(_pinhole_method), default="auto",
+                           help="auto (PCP, else IGD2), pcp or upnp")  # fmt: skip
+        if name == "remove":
+            p.add_argument("unique_id", type=_int_arg("UNIQUE_ID", 0, 65535))
     return top
+
+
+def _public_ipv6(text: str) -> str:
+    if not is_public_ipv6(text):
+        raise ConfigurationError(f"{text!r} is not a public IPv6 address")
+    return str(ipaddress.IPv6Address(text))
+
+
+def _pinhole_method(text: str) -> str:
+    method = check_method(text)
+    if method == "natpmp":
+        raise ConfigurationError("NAT-PMP opens no IPv6 pinholes (auto, pcp or upnp)")
+    return method
 
 
 COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": _nat,

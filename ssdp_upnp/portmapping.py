@@ -25,13 +25,14 @@ __all__ = ["Forward", "GatewayFinder", "Nat", "PortMappingService"]
 from .errors import (
     ConfigurationError,
     ConflictInMappingEntry,
+    GatewayError,
     GatewayHTTPError,
     MappingRefused,
     SSDPUPnPError,
 )
 from .forward import Forward, check_protocol
 from .lan import Interface
-from .mapping import IPortMapper, PortMapping
+from .mapping import IPortMapper, PortMapping, external_address
 
 #: How a service finds its way to forward ports (e.g. a L{ssdp_upnp.nat_ladder.NATLadder}).
 GatewayFinder = Callable[[], Awaitable[IPortMapper]]
@@ -130,7 +131,7 @@ class PortMappingService(Service):
                 gateway = self.gateway
                 assert gateway is not None
                 if self.external_ip is None:
-                    self.external_ip = (await gateway.get_external_ip()).ip
+                    self.external_ip = await self._address_before_mapping(gateway)
                 changed = await self._keep(gateway, forward)
             except BaseException as e:
                 if not kept:
@@ -349,8 +350,9 @@ class PortMappingService(Service):
         assert gateway is not None
         await self._remove_stale(gateway)
         await self._check_unconfirmed(gateway)
-        address = await gateway.get_external_ip()
-        if address.ip != self.external_ip:
+        ip = await self._address_before_mapping(gateway)
+        address = external_address(ip) if ip is not None else None
+        if address is not None and address.ip != self.external_ip:
             if self.external_ip is not None:
                 self.log.warn("external address changed from {old} to {new}",
                               old=self.external_ip, new=address.ip)  # fmt: skip
@@ -375,6 +377,18 @@ class PortMappingService(Service):
                 if self.mappings.pop(forward, None) is not None:
                     changed = True
         return changed, refused
+
+    async def _address_before_mapping(self, gateway: IPortMapper) -> str | None:
+        """
+        The external address, or None from a PCP-only server that tells it
+        only with a mapping (the first forward's then gives it, see L{_keep}).
+        """
+        try:
+            return (await gateway.get_external_ip()).ip
+        except GatewayError:
+            if gateway.method != "pcp":
+                raise
+            return None
 
     async def _check_unconfirmed(self, gateway: IPortMapper) -> None:
         """
@@ -440,6 +454,8 @@ class PortMappingService(Service):
                 protocol=forward.protocol, port=port, got=mapping.external_port,
             )  # fmt: skip
         self.mappings[forward] = mapping
+        if self.external_ip is None:  # a PCP-only server: known now, from the mapping
+            self.external_ip = (await gateway.get_external_ip()).ip
         # renew at half the lease (a permanent mapping is still checked every interval)
         self._renew_at[forward] = self.reactor.seconds() + (mapping.lease or self.lease) / 2.0
         if current is not None and current.external_port == mapping.external_port:

@@ -131,3 +131,18 @@ def test_listing_or_removing_through_pcp_or_nat_pmp_is_a_usage_error(
         assert "needs UPnP IGD" in capsys.readouterr().err
     assert parse(["nat", *command, "--method", "upnp"]).method == "upnp"
     assert parse(["nat", "add", "8048", "--method", "NATPMP"]).method == "natpmp"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["nat", "pinhole", "add", "8048", "--method", "natpmp"],
+     ["nat", "pinhole", "add", "8048", "--address", "fe80::1"],
+     ["nat", "pinhole", "add", "8048", "--address", "198.51.100.11"],
+     ["nat", "pinhole", "add", "0"], ["nat", "pinhole", "add", "8048", "--lease", "86401"],
+     ["nat", "pinhole", "remove", "70000"], ["nat", "pinhole"]],
+)  # fmt: skip
+def test_pinhole_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert "error:" in capsys.readouterr().err

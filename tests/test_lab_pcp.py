@@ -191,3 +191,30 @@ def test_an_ipv6_pinhole_lets_the_wan_host_in_only_while_the_node_runs(
         assert rule not in lab.nft_chain("miniupnpd")
         again = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), h1, "8048"], 20)
         assert again.stdout.startswith("ERROR timed out")
+
+
+def test_the_cli_opens_reports_and_closes_ipv6_pinholes() -> None:
+    require_lab("miniupnpd", "nft")
+    with Lab(hosts=1, router=True, ipv6=True) as lab:
+        lab.start_miniupnpd(natpmp=True)
+        h1 = lab.hosts6["h1"]
+        rule = "0x20010db8510000000000000000000011"
+
+        def cli(*argv: str) -> list[dict[str, object]]:
+            done = lab.run("h1", [CLI, "--json", "nat", "pinhole", *argv], timeout=30)
+            assert done.returncode == 0, done.stderr
+            rows: list[dict[str, object]] = json.loads(done.stdout)
+            return rows
+
+        (status,) = cli("status")
+        assert (status["address"], status["method"]) == (h1, "pcp")
+        (added,) = cli("add", "8060", "--lease", "120")
+        assert (added["method"], added["port"], added["lease"]) == ("pcp", 8060, 120)
+        assert rule in lab.nft_chain("miniupnpd")
+        (opened,) = cli("add", "8061", "--method", "upnp")
+        assert opened["method"] == "igd2-pinhole" and isinstance(opened["unique_id"], int)
+        assert "dport 8061" in lab.nft_chain("miniupnpd")
+        (removed,) = cli("remove", str(opened["unique_id"]))
+        assert removed["removed"] == opened["unique_id"]
+        assert "dport 8061" not in lab.nft_chain("miniupnpd")
+        assert "dport 8060" in lab.nft_chain("miniupnpd")  # the PCP one lives out its lease

@@ -354,3 +354,27 @@ def test_an_announce_renews_even_when_the_epoch_runs_on(
     reactor.advance(5)
     server.announce()
     assert resets == [600.0, 606.0]
+
+
+def test_a_pcp_only_server_gives_the_address_with_the_first_mapping(
+    reactor: MemoryMulticastReactor, server: FakePortControlServer
+) -> None:
+    server.natpmp = False  # PCP only: a NAT-PMP address request goes unanswered
+    mapper = pcp_mapper(reactor)
+
+    def find() -> Deferred[IPortMapper]:
+        d: Deferred[IPortMapper] = Deferred()
+        d.callback(mapper)
+        return d
+
+    service = PortMappingService(reactor, [Forward(8048, 8048)], find, lease=600)
+    service.startService()
+    for _ in range(40):
+        settle(server)
+        reactor.advance(0.25)
+    assert service.public_addresses() == [("203.0.113.2", 8048, "TCP", 8048)]
+    assert (6, 8048) in server.mappings
+    stopped = service.stopService()
+    settle(server)
+    result_of(stopped)
+    assert server.mappings == {}
