@@ -10,6 +10,8 @@ gone; the port mapping moves its forwards to the new address).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.application.internet import TimerService
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -25,13 +27,23 @@ class InterfaceWatcher(TimerService):
         super().__init__(interval, self.check)
         self.clock = reactor
         self.lan = lan
+        #: called after every look, changed or not (what follows more than IPv4 addresses)
+        self.also: list[Callable[[], None]] = []
 
     @property
     def followers(self) -> list[FollowsInterfaces]:
         return self.lan.followers
 
     def check(self) -> None:
-        """Read the interfaces; if they changed, tell every follower."""
+        """Read the interfaces; if they changed, tell every follower; then the others."""
+        self._check_ipv4()
+        for call in list(self.also):
+            try:
+                call()
+            except (SSDPUPnPError, OSError) as e:
+                self.log.warn("cannot follow the interfaces: {error}", error=e)
+
+    def _check_ipv4(self) -> None:
         before = self.lan.current
         try:
             now: list[Interface] = list(self.lan.read())

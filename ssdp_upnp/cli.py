@@ -353,9 +353,14 @@ async def _nat_status(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
                 break
             except SSDPUPnPError as e:
                 log.info("{method}: no external address: {error}", method=mapper.method, error=e)
+        for row, answer in zip(rows, found.values(), strict=True):
+            if row["answered"] and str(row["method"]).startswith("igd"):
+                status = await cast("Gateway", answer).get_status()
+                row.update(status=status.status, uptime=status.uptime)
         report = {
             "methods": rows,
             "best": str(usable[0].method),
+            "local_address": usable[0].local_address,
             "external_ip": address.ip if address else None,
             "double_nat": address.double_nat if address else None,
         }

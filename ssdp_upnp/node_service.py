@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
@@ -24,6 +24,10 @@ from twisted.logger import Logger
 
 if TYPE_CHECKING:
     from .mapping import IPortMapper
+
+    class NATLadderLike(Protocol):
+        local_address: str
+
     from .nat_ladder import NATLadder
     from .portmapping import PortMappingService
 
@@ -172,6 +176,7 @@ class NodeService(MultiService):
         self._ladder: NATLadder | None = None
         #: one service per public IPv6 address, keeping its pinholes
         self.pinholes: list[PortMappingService] = []
+        self._ipv6_addresses: Callable[[Collection[str]], Sequence[tuple[str, str]]] | None = None
         if config.advertise:
             state = load_state(config.state_path(), config.uuid)
             self.node = NodeInfo.create(
@@ -211,9 +216,13 @@ class NodeService(MultiService):
             if config.ipv6:
                 if ipv6_addresses is None:
                     ipv6_addresses = public_ipv6_addresses if interfaces is None else _none
-                self._add_pinholes(ipv6_addresses({i.name for i in self.lan.current}))
+                self._ipv6_addresses = ipv6_addresses
+                self.refresh_pinholes()
         if config.rescan_interval:
-            InterfaceWatcher(reactor, self.lan, config.rescan_interval).setServiceParent(self)
+            watcher = InterfaceWatcher(reactor, self.lan, config.rescan_interval)
+            if self._ipv6_addresses is not None:
+                watcher.also.append(self.refresh_pinholes)
+            watcher.setServiceParent(self)
 
     def startService(self) -> None:
         """Start every part; if one cannot start (a port taken), stop those that did and raise."""
@@ -229,6 +238,27 @@ class NodeService(MultiService):
             Service.stopService(self)
             raise
 
+    def refresh_pinholes(self) -> None:
+        """
+        Keep one pinhole service per public IPv6 address of the interfaces in
+        use: one for each address that came, and the service of each that
+        went is stopped (its pinholes end with their lease: the router takes
+        requests for an address only from it).
+        """
+        assert self._ipv6_addresses is not None
+        now = list(self._ipv6_addresses({i.name for i in self.lan.current}))
+        addresses = {address for address, _ in now}
+        for service in list(self.pinholes):
+            ladder = cast("NATLadderLike", service.find)
+            if ladder.local_address not in addresses:
+                self.log.info("IPv6 address {address} is gone: its pinholes are left to expire",
+                              address=ladder.local_address)  # fmt: skip
+                self.pinholes.remove(service)
+                service.disownServiceParent()
+                self._pinholes_changed(service)
+        known = {cast("NATLadderLike", s.find).local_address for s in self.pinholes}
+        self._add_pinholes([(a, name) for a, name in now if a not in known])
+
     def _add_pinholes(self, addresses: Sequence[tuple[str, str]]) -> None:
         from .nat_ladder import PinholeLadder
         from .portmapping import PortMappingService
@@ -241,14 +271,14 @@ class NodeService(MultiService):
                 check_interval=self.config.check_interval, retry_max=900.0,
                 description=f"ssdp_upnp {self.config.product}",
             )  # fmt: skip
-            service.setServiceParent(self)
+            service.setServiceParent(self)  # started at once if the node runs
             self.pinholes.append(service)
-            if self.advertiser is not None:
-                service.observe(self._pinholes_changed)
+            service.observe(self._pinholes_changed)
 
     def _pinholes_changed(self, _: PortMappingService) -> None:
         """Advertise the node's port on every IPv6 address it has a pinhole for."""
-        assert self.advertiser is not None
+        if self.advertiser is None:
+            return
         port = self.advertiser.node.port
         self.advertiser.set_external6([
             (ip, external)

@@ -105,8 +105,12 @@ def test_peers(lab: Lab) -> None:
 
 def test_nat_commands(lab: Lab) -> None:
     status = as_json(cli(lab, "--json", "nat", "status"))
-    assert status["status"] == "Connected" and status["external_ip"] == ROUTER_WAN
+    # this router speaks UPnP IGD only: PCP and NAT-PMP are named as silent
+    methods = {row["method"]: row for row in status["methods"]}
+    assert [methods["pcp"]["answered"], methods["natpmp"]["answered"]] == [False, False]
+    assert methods["igd2"]["status"] == "Connected" and status["external_ip"] == ROUTER_WAN
     assert status["local_address"] == H2 and status["double_nat"] is False
+    assert status["best"] == "igd2"
     assert cli(lab, "nat", "external-ip").stdout.strip() == ROUTER_WAN
     added = as_json(cli(lab, "nat", "add", "9050", "19050", "--udp", "--json"))
     assert (added["external_ip"], added["external_port"], added["protocol"]) == (

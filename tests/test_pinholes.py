@@ -270,3 +270,22 @@ def test_the_advertiser_announces_its_pinholes_and_peers_read_them(tmp_path: Pat
                     extra=advertiser.headers())  # fmt: skip
     seen = read_message(decode(encode(notify)), "198.51.100.11", "eth0")
     assert isinstance(seen, Sighting) and seen.peer.external6 == ((H1_6, 8048),)
+
+
+def test_pinhole_services_follow_ipv6_addresses_coming_and_going(tmp_path: Path) -> None:
+    reactor = MemoryMulticastReactor()
+    config = NodeConfig("blockchain", state_file=str(tmp_path / "s.json"),
+                        forwards=(Forward(8048, 8048),), discover=False)  # fmt: skip
+    now = [(H1_6, "eth0")]
+    node = NodeService(config, reactor, interfaces=lambda: [ETH0], ipv6_addresses=lambda _: now)
+    node.startService()
+    (first,) = node.pinholes
+    assert first.running
+    now = [("2001:db8:5100::99", "eth0")]  # a new prefix (renumbering): one came, one went
+    watcher = next(s for s in node if type(s).__name__ == "InterfaceWatcher")
+    watcher.check()  # type: ignore[attr-defined]
+    (second,) = node.pinholes
+    assert second is not first and second.running and not first.running
+    assert second.find.local_address == "2001:db8:5100::99"  # type: ignore[attr-defined]
+    assert first.parent is None
+    result_of(node.stopService())
