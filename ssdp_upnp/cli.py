@@ -12,80 +12,27 @@ ssdp-upnp: look at the LAN and the router from a shell::
 
 Tables for people, C{--json} for scripts. Exit status: 0 done, 1 failed (no
 gateway, a refusal, nothing in time), 2 bad usage. Built on the Deferred API
-and C{task.react}.
+and C{task.react}. This module only parses and checks the arguments (light:
+no Twisted, so C{--help} and usage errors are quick); the commands are in
+L{ssdp_upnp._cli_commands}, imported once the arguments are good.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import math
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
-
-from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.interfaces import IReactorCore
-from twisted.internet.task import LoopingCall, deferLater, react
-from twisted.logger import Logger
+from typing import Any, NoReturn, TypeVar
 
 from ._bounded import int_option
-from ._inbound import DropLog, Inbound
-from ._searcher import Searcher
-from ._types import ISSDPReactor
-from .discovery import discover
-from .errors import (
-    ConfigurationError,
-    MessageError,
-    NoGatewayFound,
-    NoSuchEntryInArray,
-    NotAuthorized,
-    SSDPUPnPError,
-)
-from .lan import Interface, is_public_ipv6, lan_choice, lan_interfaces, public_ipv6_addresses
-from .legacy import LegacyResponse
+from .errors import ConfigurationError, MessageError
+from .lan import Interface, is_public_ipv6, lan_interfaces
 from .mapping import check_method
-from .message import Notify, SearchRequest, SearchResponse, decode, encode
+from .message import SearchRequest, decode, encode
 from .node import check_network, check_node_id, check_product, check_uuid
-from .node_service import NodeConfig, NodeService
 
-if TYPE_CHECKING:  # the NAT side loads only for the commands that use it
-    from .gateway import Gateway
-    from .mapping import IPortMapper
-
-log = Logger()
 T = TypeVar("T")
-
-
-class _Progress:
-    """A one-line progress indicator on stderr while a command waits (only on a terminal)."""
-
-    def __init__(self, reactor: ISSDPReactor, args: argparse.Namespace, what: str) -> None:
-        self.reactor = reactor
-        self.what = what
-        self.shown = not args.json and sys.stderr.isatty()
-        self.start = reactor.seconds()
-        self.loop: LoopingCall | None = None
-
-    def _show(self) -> None:
-        sys.stderr.write(f"\r{self.what}... {self.reactor.seconds() - self.start:.1f}s ")
-        sys.stderr.flush()
-
-    def __enter__(self) -> _Progress:
-        if self.shown:
-            self.loop = LoopingCall(self._show)
-            self.loop.clock = self.reactor
-            self.loop.start(0.25)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.loop is not None and self.loop.running:
-            self.loop.stop()
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -97,19 +44,6 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(line.rstrip() for line in lines)
-
-
-def _emit(args: argparse.Namespace, data: Any, columns: Sequence[str] | None = None) -> None:
-    if args.json:
-        print(json.dumps(data, indent=None, sort_keys=True))
-    elif columns is not None:
-        print(_table(data, columns))
-    elif isinstance(data, dict):
-        width = max(len(k) for k in data)
-        for key, value in data.items():
-            print(f"{key.ljust(width)}  {value}")
-    else:
-        print(data)
 
 
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
@@ -162,320 +96,6 @@ def _gateway_url(text: str) -> str:
     if not text.startswith("http://"):
         raise ConfigurationError(f"--gateway-url {text!r} is not an http:// URL")
     return text
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def _global_ipv6() -> list[str]:
-    import ifaddr
-
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, tuple) and ipaddress.IPv6Address(ip.ip[0]).is_global:
-                found.append(f"{ip.ip[0]} ({adapter.nice_name})")
-    return found
-
-
-async def _diagnose(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    from .diagnosis import diagnose
-
-    sharing = _read("/proc/net/udp")  # before we open anything of our own
-    with _Progress(reactor, args, "diagnosing"):
-        chosen, skipped = lan_choice(args.interface or [], args.exclude_interface or [])
-        report = await diagnose(
-            reactor, chosen, skipped, product=args.product,
-            timeout=args.timeout, gateway_url=args.gateway_url, proc_net_udp=sharing,
-            ipv6=_global_ipv6(), pinhole_for=public_ipv6_addresses({i.name for i in chosen}),
-        )  # fmt: skip
-    if args.json:
-        print(json.dumps({"reachable": report.reachable,
-                          "findings": [f.as_dict() for f in report.findings]}))  # fmt: skip
-    else:
-        for finding in report.findings:
-            print(f"{finding.verdict.value.upper():5} {finding.topic:16} {finding.detail}")
-            if finding.advice:
-                print(f"{'':22}-> {finding.advice}")
-        print("reachable from outside: " + ("yes" if report.reachable else "no"))
-    if not report.reachable:
-        raise SystemExit(1)
-
-
-def _short_type(st: str) -> str:
-    """What a search target names, short: C{device:blockchain:1} for the long URN."""
-    if st.startswith("urn:"):
-        parts = st.split(":")
-        return ":".join(parts[2:]) if len(parts) >= 5 else st
-    return st
-
-
-def _search_rows(found: Sequence[dict[str, Any]], verbose: bool) -> tuple[list[dict[str, Any]],
-                                                                          list[str]]:  # fmt: skip
-    """The table of C{search}: narrow (host, type, uuid) unless C{verbose}."""
-    if verbose:
-        return list(found), ["host", "st", "usn", "location", "server"]
-    rows = []
-    for row in found:
-        uuid = row["usn"][5:].split("::", 1)[0] if row["usn"].lower().startswith("uuid:") else ""
-        kind = "ssdp-upnp 0.1.0 node" if row["seen_as"] == "legacy" else _short_type(row["st"])
-        rows.append({"host": row["host"], "type": kind[:44], "uuid": uuid[:36]})
-    return rows, ["host", "type", "uuid"]
-
-
-async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def seen(message: Inbound, host: str, port: int, interface: Interface) -> None:
-        if isinstance(message, LegacyResponse):
-            location = f"{message.scheme}://{message.location_host}:{message.port}"
-            found.setdefault((location, host), {
-                "usn": "", "st": "", "location": location, "host": host,
-                "server": "ssdp-upnp 0.1.0", "seen_as": "legacy",
-            })  # fmt: skip
-            return
-        if isinstance(message, SearchResponse):
-            usn, st, kind = message.usn, message.st, "response"
-        elif isinstance(message, Notify):
-            usn, st, kind = message.usn, message.nt, message.nts.value
-        else:
-            return
-        key = (usn, host)
-        if key not in found:
-            found[key] = {"usn": usn, "st": st, "location": message.location, "host": host,
-                          "server": message.server, "seen_as": kind}  # fmt: skip
-
-    searcher = Searcher(reactor, _interfaces(args), seen, DropLog(log, reactor),
-                        legacy=not args.no_legacy)  # fmt: skip
-    searcher.open()
-    searcher.search([args.st], args.mx)
-    try:
-        with _Progress(reactor, args, "searching"):
-            await deferLater(reactor, args.timeout, lambda: None)
-    finally:
-        await gatherResults(searcher.close())
-    rows = sorted(found.values(), key=lambda r: (r["host"], r["usn"]))
-    if args.json:
-        _emit(args, rows)
-    else:
-        _emit(args, *_search_rows(rows, args.verbose))
-
-
-async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    with _Progress(reactor, args, "looking for peers"):
-        peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
-                               timeout=args.timeout, mx=args.mx, wanted=args.wanted,
-                               legacy=not args.no_legacy)  # fmt: skip
-    rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
-             "network": p.network, "location": p.location,
-             "external": f"{p.external[0]}:{p.external[1]}" if p.external else None,
-             "external6": ", ".join(f"[{ip}]:{port}" for ip, port in p.external6) or None}
-            for p in peers]  # fmt: skip
-    for row, peer in zip(rows, peers, strict=True):
-        if peer.legacy:  # a 0.1.0 node has no uuid: say what it is instead
-            row["legacy"] = True
-            if not args.json:
-                row["uuid"] = "(legacy 0.1.0 node)"
-    _emit(args, rows, ["host", "port", "uuid", "node_id", "external", "location"])
-
-
-async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    config = NodeConfig(
-        args.product, args.network, args.port, node_id=args.node_id, uuid=args.uuid,
-        state_file=args.state_file, interfaces=tuple(args.interface or ()), discover=False,
-        legacy=not args.no_legacy,
-    )  # fmt: skip
-    service = NodeService(config, reactor)
-    assert service.node is not None and service.advertiser is not None
-    service.startService()
-    cast(IReactorCore, reactor).addSystemEventTrigger("before", "shutdown", service.stopService)
-    _emit(args, {"uuid": service.node.uuid, "boot_id": service.boot_id,
-                 "locations": sorted(service.advertiser.locations.values())})  # fmt: skip
-    sys.stdout.flush()
-    if args.duration:
-        await deferLater(reactor, args.duration, lambda: None)
-        await service.stopService()
-    else:
-        await Deferred()  # until the process is told to stop (SIGINT, SIGTERM)
-
-
-def _udp_method(mapper: IPortMapper) -> bool:
-    return str(mapper.method) in ("pcp", "natpmp")
-
-
-async def _mapper(reactor: ISSDPReactor, args: argparse.Namespace, method: str) -> IPortMapper:
-    from .nat_ladder import find_mapper
-
-    with _Progress(reactor, args, "looking for the gateway"):
-        return await find_mapper(
-            reactor, _interfaces(args), method=method, description_url=args.gateway_url,
-            timeout=args.timeout,
-        )  # fmt: skip
-
-
-def _method_row(method: str, answer: IPortMapper | Exception) -> dict[str, Any]:
-    if isinstance(answer, Exception):
-        return {"method": method, "answered": False, "detail": str(answer)}
-    row: dict[str, Any] = {"method": str(answer.method), "answered": True,
-                           "local_address": answer.local_address}  # fmt: skip
-    if method == "upnp":
-        gateway = cast("Gateway", answer)
-        row["detail"] = f"{gateway.service.service_type} at {gateway.description.url}"
-    else:
-        epoch = getattr(answer, "epoch", None)
-        last = epoch.last if epoch is not None else None
-        row["detail"] = f"gateway {getattr(answer, 'gateway', '?')}:5351" + (
-            f", epoch {last[0]}" if last else "")  # fmt: skip
-    return row
-
-
-async def _nat_status(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    from .nat_ladder import survey
-
-    with _Progress(reactor, args, "asking the gateway (PCP, NAT-PMP, UPnP)"):
-        found = await survey(reactor, _interfaces(args), description_url=args.gateway_url,
-                             timeout=args.timeout)  # fmt: skip
-    try:
-        rows = [_method_row(method, answer) for method, answer in found.items()]
-        usable = [a for a in found.values() if not isinstance(a, Exception)]
-        if not usable:
-            raise NoGatewayFound("no method answered: " + "; ".join(
-                f"{m}: {e}" for m, e in found.items()))  # fmt: skip
-        address = None
-        for mapper in usable:
-            try:
-                address = await mapper.get_external_ip()
-                break
-            except SSDPUPnPError as e:
-                log.info("{method}: no external address: {error}", method=mapper.method, error=e)
-        for row, answer in zip(rows, found.values(), strict=True):
-            if row["answered"] and str(row["method"]).startswith("igd"):
-                status = await cast("Gateway", answer).get_status()
-                row.update(status=status.status, uptime=status.uptime)
-        report = {
-            "methods": rows,
-            "best": str(usable[0].method),
-            "local_address": usable[0].local_address,
-            "external_ip": address.ip if address else None,
-            "double_nat": address.double_nat if address else None,
-        }
-    finally:
-        for answer in found.values():
-            if not isinstance(answer, Exception):
-                await answer.close()
-    if args.json:
-        _emit(args, report)
-        return
-    print(_table(rows, ["method", "answered", "detail"]))
-    print(f"best method: {report['best']}; external address: {report['external_ip']}"
-          + (" (double NAT or CGNAT: not reachable from the internet)"
-             if report["double_nat"] else ""))  # fmt: skip
-
-
-def _pinhole_addresses(args: argparse.Namespace) -> list[tuple[str, str]]:
-    interfaces = _interfaces(args)
-    names = {i.name for i in interfaces}
-    found = public_ipv6_addresses(names)
-    if args.address is not None:
-        found = [(a, n) for a, n in found if a == args.address] or [
-            (args.address, next(iter(sorted(names)), ""))]  # fmt: skip
-    if not found:
-        raise NoGatewayFound(f"no public IPv6 address on {', '.join(sorted(names)) or 'any'}")
-    return found
-
-
-async def _pinhole(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    from .firewall import FirewallControl
-    from .nat_ladder import PinholeLadder
-
-    rows = []
-    for address, interface in _pinhole_addresses(args):
-        method = getattr(args, "method", "auto")
-        if args.pinhole_command in ("remove", "status"):
-            method = "upnp" if args.pinhole_command == "remove" else "auto"
-        ladder = PinholeLadder(reactor, address, interface, method=method, timeout=args.timeout)
-        with _Progress(reactor, args, f"asking the router about [{address}]"):
-            mapper = await ladder()
-        try:
-            row: dict[str, Any] = {"address": address, "method": str(mapper.method)}
-            if args.pinhole_command == "add":
-                protocol = "UDP" if args.udp else "TCP"
-                mapping = await mapper.add_mapping(args.port, args.port, protocol,
-                                                   lease=args.lease)  # fmt: skip
-                row.update(port=mapping.external_port, protocol=protocol, lease=mapping.lease)
-                if isinstance(mapper, FirewallControl):
-                    row["unique_id"] = mapper.held[(protocol, args.port)].unique_id
-            elif args.pinhole_command == "remove":
-                await cast(FirewallControl, mapper).delete_pinhole(args.unique_id)
-                row["removed"] = args.unique_id
-            elif isinstance(mapper, FirewallControl):
-                status = await mapper.get_firewall_status()
-                row.update(firewall_enabled=status.enabled,
-                           inbound_pinhole_allowed=status.inbound_pinhole_allowed)  # fmt: skip
-            else:
-                row.update(firewall_enabled=None, inbound_pinhole_allowed=True)
-        finally:
-            await mapper.close()
-        rows.append(row)
-    columns = {
-        "add": ["address", "port", "protocol", "lease", "method", "unique_id"],
-        "remove": ["address", "removed", "method"],
-        "status": ["address", "method", "firewall_enabled", "inbound_pinhole_allowed"],
-    }
-    _emit(args, rows, columns[args.pinhole_command])
-
-
-async def _nat(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
-    if args.nat_command == "status":
-        await _nat_status(reactor, args)
-        return
-    if args.nat_command == "pinhole":
-        await _pinhole(reactor, args)
-        return
-    # PCP and NAT-PMP cannot list, and delete only what the same process mapped
-    method = "upnp" if args.nat_command in ("list", "remove") else args.method
-    mapper = await _mapper(reactor, args, method)
-    try:
-        await _nat_command(args, mapper)
-    finally:
-        await mapper.close()
-
-
-async def _nat_command(args: argparse.Namespace, gateway: IPortMapper) -> None:
-    protocol = "UDP" if getattr(args, "udp", False) else "TCP"
-    if args.nat_command == "external-ip":
-        address = await gateway.get_external_ip()
-        _emit(args, {**asdict(address), "method": gateway.method} if args.json else address.ip)
-    elif args.nat_command == "list":
-        rows = [{**asdict(m), "method": gateway.method}
-                for m in await cast("Gateway", gateway).list_mappings()]  # fmt: skip
-        _emit(args, rows, ["protocol", "external_port", "internal_client", "internal_port",
-                           "lease", "description", "method"])  # fmt: skip
-    elif args.nat_command == "add":
-        external = args.external or args.internal
-        lease = args.lease
-        if lease == 0 and _udp_method(gateway):
-            lease = 604800  # PCP and NAT-PMP have no permanent mappings: a week
-        mapping = await gateway.add_mapping(external, args.internal, protocol, lease=lease,
-                                            description=args.description)  # fmt: skip
-        address = await gateway.get_external_ip()
-        _emit(args, {**asdict(mapping), "external_ip": address.ip, "method": gateway.method})
-    elif args.nat_command == "remove":
-        existing = await gateway.get_mapping(args.external, protocol)
-        if existing is None:
-            raise NoSuchEntryInArray(714, f"no {protocol} mapping of port {args.external}",
-                                     "remove")  # fmt: skip
-        if existing.internal_client != gateway.local_address:
-            raise NotAuthorized(606, f"{protocol} {args.external} is forwarded to"
-                                f" {existing.internal_client}, not to us", "remove")  # fmt: skip
-        await gateway.delete_mapping(args.external, protocol)
-        _emit(args, {"removed": asdict(existing)} if args.json else
-              f"removed {protocol} {args.external}")  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -612,10 +232,6 @@ def _pinhole_method(text: str) -> str:
     return method
 
 
-COMMANDS = {"search": _search, "peers": _peers, "advertise": _advertise, "nat": _nat,
-            "diagnose": _diagnose}  # fmt: skip
-
-
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """
     The arguments, every one checked before anything is opened (the
@@ -637,25 +253,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _fail(args: argparse.Namespace, error: Exception) -> NoReturn:
-    if args.json:
-        message = {"error": type(error).__name__, "message": str(error)}
-        print(json.dumps(message, sort_keys=True), file=sys.stderr)
-    else:
-        print(f"ssdp-upnp: {error}", file=sys.stderr)
-    raise SystemExit(1)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse(argv)
+    from ._cli_commands import run  # Twisted and the rest load only now
 
-    async def run(reactor: ISSDPReactor) -> None:
-        try:
-            await COMMANDS[args.command](reactor, args)
-        except (SSDPUPnPError, ConfigurationError, OSError) as e:
-            _fail(args, e)
-
-    react(lambda reactor: Deferred.fromCoroutine(run(cast(ISSDPReactor, reactor))))
+    run(args)
 
 
 if __name__ == "__main__":

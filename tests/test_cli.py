@@ -71,12 +71,12 @@ def test_bad_arguments_exit_2_before_anything_is_opened(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ssdp_upnp import cli
+    from ssdp_upnp import _cli_commands, cli
 
     def no_reactor(*args: object) -> None:
         raise AssertionError("the reactor ran: something may have been sent")
 
-    monkeypatch.setattr(cli, "react", no_reactor)
+    monkeypatch.setattr(_cli_commands, "react", no_reactor)
     with pytest.raises(SystemExit) as exited:
         cli.main(argv)
     assert exited.value.code == 2
@@ -85,7 +85,7 @@ def test_bad_arguments_exit_2_before_anything_is_opened(
 
 
 def test_the_search_table_is_narrow_unless_verbose() -> None:
-    from ssdp_upnp.cli import _search_rows
+    from ssdp_upnp._cli_commands import _search_rows
 
     usn = "uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427::urn:ssdp-upnp-org:device:blockchain:1"
     found = [{"host": "198.51.100.11", "st": "urn:ssdp-upnp-org:device:blockchain:1",
@@ -107,7 +107,7 @@ def test_errors_under_json_are_json_on_stderr(capsys: pytest.CaptureFixture[str]
     import argparse
     import json
 
-    from ssdp_upnp.cli import _fail
+    from ssdp_upnp._cli_commands import _fail
     from ssdp_upnp.errors import NoGatewayFound
 
     with pytest.raises(SystemExit) as exited:

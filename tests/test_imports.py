@@ -79,3 +79,25 @@ def test_a_pcp_gateway_costs_no_http_client_tls_or_xml() -> None:
     assert done.returncode == 0, done.stderr
     method, heavy = json.loads(done.stdout)
     assert method == "pcp" and heavy == []
+
+
+USAGE = """
+import json, sys
+from ssdp_upnp import cli
+codes = []
+for argv in (["--help"], ["nat", "add", "70000"], ["search", "--timeout", "-1"]):
+    try:
+        cli.main(argv)
+    except SystemExit as e:
+        codes.append(e.code)
+print(json.dumps([codes, sorted({m.split(".")[0] for m in sys.modules} & {"twisted", "treq",
+                                                                         "lxml", "OpenSSL"})]))
+"""
+
+
+def test_help_and_usage_errors_import_no_twisted() -> None:
+    done = subprocess.run([sys.executable, "-c", USAGE], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    codes, heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert codes == [0, 2, 2] and heavy == []

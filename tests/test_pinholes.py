@@ -283,7 +283,7 @@ def test_pinhole_services_follow_ipv6_addresses_coming_and_going(tmp_path: Path)
     assert first.running
     now = [("2001:db8:5100::99", "eth0")]  # a new prefix (renumbering): one came, one went
     watcher = next(s for s in node if type(s).__name__ == "InterfaceWatcher")
-    watcher.check()  # type: ignore[attr-defined]
+    watcher.check()
     (second,) = node.pinholes
     assert second is not first and second.running and not first.running
     assert second.find.local_address == "2001:db8:5100::99"  # type: ignore[attr-defined]
