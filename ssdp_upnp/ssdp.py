@@ -200,8 +200,8 @@ class _Runner:
         Serve until L{stop} from another thread (or KeyboardInterrupt, re-raised
         once stopped). An error in starting is raised here.
         """
-        self.start()
         try:
+            self.start()  # a KeyboardInterrupt while starting stops too
             while True:
                 with self._state:
                     thread = self._thread

@@ -99,7 +99,17 @@ def test_progress_only_on_a_terminal(lab: Lab) -> None:
 def test_peers(lab: Lab) -> None:
     peers = as_json(cli(lab, "peers", "--product", "blockchain", "--json"))
     assert [(p["host"], p["port"], p["node_id"]) for p in peers] == [(H1, 8048, "n1")]
-    assert set(peers[0]) == {"host", "port", "uuid", "node_id", "network", "location", "external"}
+    assert set(peers[0]) == {
+        "host",
+        "port",
+        "uuid",
+        "node_id",
+        "network",
+        "location",
+        "external",
+        "external6",
+    }
+    assert peers[0]["external6"] is None  # no pinholes advertised
     assert as_json(cli(lab, "peers", "--product", "otherchain", "--json", "--timeout", "1")) == []
 
 

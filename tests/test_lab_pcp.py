@@ -218,3 +218,28 @@ def test_the_cli_opens_reports_and_closes_ipv6_pinholes() -> None:
         assert removed["removed"] == opened["unique_id"]
         assert "dport 8061" not in lab.nft_chain("miniupnpd")
         assert "dport 8060" in lab.nft_chain("miniupnpd")  # the PCP one lives out its lease
+
+
+def test_diagnose_finds_pcp_with_igd_off_and_opens_a_test_pinhole() -> None:
+    require_lab("miniupnpd", "nft")
+    with Lab(hosts=1, router=True, ipv6=True) as lab:
+        lab.start_miniupnpd(natpmp=True, upnp=False)
+        done = lab.run("h1", [CLI, "--json", "diagnose", "--timeout", "1"], timeout=90)
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["reachable"] is True
+        found: dict[str, list[dict[str, str]]] = {}
+        for finding in report["findings"]:
+            found.setdefault(finding["topic"], []).append(finding)
+        assert found["pcp"][0]["verdict"] == "ok" and "epoch" in found["pcp"][0]["detail"]
+        assert found["natpmp"][0]["verdict"] == "ok"
+        assert found["upnp"][0]["verdict"] == "info"  # IGD is off: named, not fatal
+        assert found["gateway"][0]["detail"] == "forwarding through pcp"
+        (external,) = found["external address"]
+        assert external["verdict"] == "ok" and ROUTER_WAN in external["detail"]
+        (mapping,) = found["test mapping"]
+        assert mapping["verdict"] == "ok" and "through pcp" in mapping["detail"]
+        (pinhole,) = found["ipv6 pinhole"]
+        assert pinhole["verdict"] == "ok" and lab.hosts6["h1"] in pinhole["detail"]
+        assert "through pcp" in pinhole["detail"]
+        assert "198.51.100.11" not in lab.nft_chain("prerouting_miniupnpd")  # cleaned up
