@@ -4,6 +4,7 @@ real services, and print one JSON object of findings.
 """
 
 import _thread
+import faulthandler
 import json
 import threading
 import time
@@ -14,6 +15,8 @@ from ssdp_upnp.errors import FacadeError
 from ssdp_upnp.ssdp import Client, Nat, Server
 
 found = {}
+# a hang prints every thread's stack (the test shows the last lines) instead of a bare timeout
+faulthandler.dump_traceback_later(90, exit=True)
 
 
 def udp_sockets_on(port):
@@ -27,6 +30,7 @@ def own_threads():
 
 
 # 1. stop before start, twice
+print("step 1", flush=True)
 server = Server(8048, "blockchain", "main")
 client = Client("blockchain", "main", Queue())
 server.stop()
@@ -35,6 +39,7 @@ client.stop()
 found["stop_before_start"] = "ok"
 
 # 2. repeated start/stop cycles
+print("step 2", flush=True)
 cycles = []
 for _ in range(3):
     server.start()
@@ -48,6 +53,7 @@ found["cycles"] = cycles
 found["sockets_after_cycles"] = udp_sockets_on(1900)
 
 # 3. start and stop from several threads at once
+print("step 3", flush=True)
 
 
 def all_at_once(f, n=6):
@@ -72,6 +78,7 @@ server.join(20)
 found["concurrent_stop_sockets"] = udp_sockets_on(1900)
 
 # 4. run() in a thread, stopped from another
+print("step 4", flush=True)
 runner = threading.Thread(target=client.run)
 runner.start()
 client.started.wait(20)
@@ -81,6 +88,7 @@ runner.join(20)
 found["run_returned"] = not runner.is_alive()
 
 # 5. KeyboardInterrupt in run()
+print("step 5", flush=True)
 threading.Timer(1.0, _thread.interrupt_main).start()
 try:
     server.run()
@@ -90,6 +98,7 @@ except KeyboardInterrupt:
 found["sockets_after_interrupt"] = udp_sockets_on(1900)
 
 # 6. the facade refuses to run inside the reactor thread
+print("step 6", flush=True)
 outcome = []
 
 
@@ -108,6 +117,7 @@ while not outcome and time.monotonic() < deadline:
 found["inside_reactor"] = outcome[0] if outcome else "no answer"
 
 # 7. of start() and stop() the last call wins: start(); stop(); start() serves
+print("step 7", flush=True)
 
 
 def settles_at(count, seconds=10):
@@ -143,6 +153,7 @@ server.join(20)
 found["sockets_after_last_wins"] = udp_sockets_on(1900)
 
 # 8. what is left: only the reactor thread, no SSDP socket
+print("step 8", flush=True)
 found["threads_left"] = own_threads()
 found["sockets_left"] = udp_sockets_on(1900)
 print(json.dumps(found), flush=True)
