@@ -6,6 +6,7 @@ real services, and print one JSON object of findings.
 import _thread
 import faulthandler
 import json
+import signal
 import threading
 import time
 from queue import Queue
@@ -17,6 +18,9 @@ from ssdp_upnp.ssdp import Client, Nat, Server
 found = {}
 # a hang prints every thread's stack (the test shows the last lines) instead of a bare timeout
 faulthandler.dump_traceback_later(90, exit=True)
+# step 5 simulates Ctrl-C: that needs Python's SIGINT handler, which a process started with
+# SIGINT ignored (a background job of a non-interactive shell, e.g. `.ci/run &`) lacks
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def udp_sockets_on(port):
