@@ -160,10 +160,16 @@ class Lab:
     runs miniupnpd on it. Hosts then route via the router.
     """
 
-    def __init__(self, hosts: int = 3, router: bool = False, ipv6: bool = False) -> None:
+    def __init__(
+        self, hosts: int = 3, router: bool = False, ipv6: bool = False, wan: str = WAN_PREFIX
+    ) -> None:
         self.prefix = f"su{os.getpid() % 100000}{uuid.uuid4().hex[:4]}-"
         self.router = router
         self.ipv6 = ipv6
+        # the router's WAN link: TEST-NET-3 by default; 100.64.0 puts it behind a "CGNAT"
+        self.wan_prefix = wan
+        self.upstream_ip = f"{wan}.1"
+        self.router_wan = f"{wan}.2"
         self.hosts6 = {f"h{i}": f"{LAN6_PREFIX}::{10 + i}" for i in range(1, hosts + 1)}
         self.switch = f"{self.prefix}router" if router else f"{self.prefix}lan"
         self.upstream = f"{self.prefix}wan"
@@ -236,11 +242,11 @@ class Lab:
         self._add_ns(upstream)
         _ip("-n", router, "link", "add", "rwan0", "type", "veth", "peer", "name", "wan0",
             "netns", upstream)  # fmt: skip
-        _ip("-n", upstream, "addr", "add", f"{UPSTREAM}/24", "dev", "wan0")
+        _ip("-n", upstream, "addr", "add", f"{self.upstream_ip}/24", "dev", "wan0")
         _ip("-n", upstream, "link", "set", "wan0", "up")
-        _ip("-n", router, "addr", "add", f"{ROUTER_WAN}/24", "dev", "rwan0")
+        _ip("-n", router, "addr", "add", f"{self.router_wan}/24", "dev", "rwan0")
         _ip("-n", router, "link", "set", "rwan0", "up")
-        _ip("-n", router, "route", "add", "default", "via", UPSTREAM, "dev", "rwan0")
+        _ip("-n", router, "route", "add", "default", "via", self.upstream_ip, "dev", "rwan0")
         if self.ipv6:
             _ip("-n", router, "addr", "add", f"{ROUTER_LAN6}/64", "dev", "br0", "nodad")
             _ip("-n", upstream, "addr", "add", f"{UPSTREAM6}/64", "dev", "wan0", "nodad")
@@ -253,11 +259,11 @@ class Lab:
         self._sysctl(upstream, "net.ipv4.ip_forward=0")
         self._sysctl(router, "net.ipv4.ip_forward=1")
         rules = self.state / "router.nft"
-        rules.write_text(ROUTER_NFT.format(wan=f"{WAN_PREFIX}.0/24"))
+        rules.write_text(ROUTER_NFT.format(wan=f"{self.wan_prefix}.0/24"))
         subprocess.run(["ip", "netns", "exec", router, "nft", "-f", str(rules)], check=True,
                        capture_output=True)  # fmt: skip
-        stun = self.spawn("wan", [sys.executable, str(TOOLS / "stun_responder.py"), UPSTREAM,
-                                  str(STUN_PORT)])  # fmt: skip
+        responder = str(TOOLS / "stun_responder.py")
+        stun = self.spawn("wan", [sys.executable, responder, self.upstream_ip, str(STUN_PORT)])
         stun.wait_for_line(lambda line: "stun responder on" in line, 10)
 
     @staticmethod
@@ -278,7 +284,7 @@ class Lab:
         assert self.router, "miniupnpd needs Lab(router=True)"
         conf = self.state / "miniupnpd.conf"
         conf.write_text(MINIUPNPD_CONF.format(
-            state=self.state, port=MINIUPNPD_HTTP_PORT, stun=UPSTREAM, stun_port=STUN_PORT,
+            state=self.state, port=MINIUPNPD_HTTP_PORT, stun=self.upstream_ip, stun_port=STUN_PORT,
             lan=f"{LAN_PREFIX}.0/{LAN_BITS}", igd1="yes" if igd1 else "no",
             secure="yes" if secure else "no", natpmp="yes" if natpmp else "no",
             upnp="yes" if upnp else "no",

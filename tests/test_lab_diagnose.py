@@ -76,3 +76,20 @@ def test_a_docker_bridge_is_named() -> None:
     assert [f["verdict"] for f in skipped] == ["info"] and "container" in skipped[0]["detail"]
     used = [f for f in by_topic(report, "interfaces") if f["verdict"] == "ok"]
     assert [f["detail"].split()[0] for f in used] == ["eth0"]
+
+
+def test_a_router_behind_cgnat_maps_but_is_named_unreachable() -> None:
+    # the router's own WAN address is in 100.64.0.0/10: the ISP's NAT sits beyond it
+    require_lab("miniupnpd", "nft")
+    with Lab(hosts=1, router=True, wan="100.64.0") as lab:
+        lab.start_miniupnpd(natpmp=True)
+        code, report = diagnose(lab, "--timeout", "1")
+        status = lab.run("h1", [*CLI, "--json", "nat", "status"], timeout=60)
+    assert code == 1 and report["reachable"] is False
+    (external,) = by_topic(report, "external address")
+    assert external["verdict"] == "fail" and "100.64.0.2" in external["detail"]
+    assert "CGNAT" in external["detail"] and external["advice"]
+    (mapping,) = by_topic(report, "test mapping")
+    assert mapping["verdict"] == "ok"  # the router maps: it is the address that is not public
+    nat = json.loads(status.stdout)
+    assert (nat["external_ip"], nat["double_nat"]) == ("100.64.0.2", True)
