@@ -78,18 +78,25 @@ def test_a_docker_bridge_is_named() -> None:
     assert [f["detail"].split()[0] for f in used] == ["eth0"]
 
 
-def test_a_router_behind_cgnat_maps_but_is_named_unreachable() -> None:
-    # the router's own WAN address is in 100.64.0.0/10: the ISP's NAT sits beyond it
+@pytest.mark.parametrize(("wan", "named"), [("100.64.0", "CGNAT"), ("10.0.0", "double NAT")])
+def test_a_router_behind_another_nat_maps_but_is_named_unreachable(wan: str, named: str) -> None:
+    # the router's own WAN address is shared (100.64.0.0/10: the ISP's CGNAT) or private
+    # (RFC 1918: a second router beyond it); every method is on
     require_lab("miniupnpd", "nft")
-    with Lab(hosts=1, router=True, wan="100.64.0") as lab:
+    with Lab(hosts=1, router=True, wan=wan) as lab:
         lab.start_miniupnpd(natpmp=True)
         code, report = diagnose(lab, "--timeout", "1")
         status = lab.run("h1", [*CLI, "--json", "nat", "status"], timeout=60)
     assert code == 1 and report["reachable"] is False
+    for method in ("pcp", "natpmp", "upnp"):
+        (answered,) = by_topic(report, method)
+        assert answered["verdict"] == "ok", answered
+    (gateway,) = by_topic(report, "gateway")
+    assert gateway["detail"] == "forwarding through pcp"  # the best of the three
     (external,) = by_topic(report, "external address")
-    assert external["verdict"] == "fail" and "100.64.0.2" in external["detail"]
-    assert "CGNAT" in external["detail"] and external["advice"]
+    assert external["verdict"] == "fail" and f"{wan}.2" in external["detail"]
+    assert named in external["detail"] and external["advice"]
     (mapping,) = by_topic(report, "test mapping")
     assert mapping["verdict"] == "ok"  # the router maps: it is the address that is not public
     nat = json.loads(status.stdout)
-    assert (nat["external_ip"], nat["double_nat"]) == ("100.64.0.2", True)
+    assert (nat["external_ip"], nat["double_nat"]) == (f"{wan}.2", True)
