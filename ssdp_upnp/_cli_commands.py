@@ -329,7 +329,7 @@ async def _pinhole(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
                                                    lease=args.lease)  # fmt: skip
                 row.update(port=mapping.external_port, protocol=protocol, lease=mapping.lease)
                 if isinstance(mapper, FirewallControl):
-                    row["unique_id"] = mapper.held[(protocol, args.port)].unique_id
+                    row["unique_id"] = mapper.held[(protocol, args.port)].token
             elif args.pinhole_command == "remove":
                 await cast(FirewallControl, mapper).delete_pinhole(args.unique_id)
                 row["removed"] = args.unique_id

@@ -16,9 +16,12 @@ from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTi
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from ._announcements import AnnouncementListener
 from ._inbound import DropLog
 from ._types import ISSDPReactor
-from .errors import InvalidPortControlMessage, NoResponse
+from .errors import InvalidPortControlMessage, MappingNotHeld, NoResponse
+from .forward import check_protocol
+from .mapping import PortMapping
 from .pcp import epoch_valid
 
 R = TypeVar("R")
@@ -214,3 +217,114 @@ class Epoch:
         self._last_told = self.clock.seconds()
         for observer in list(self._observers):
             observer()
+
+
+@dataclass(frozen=True)
+class HeldMapping:
+    """A mapping a client made, until when it lasts, and what names it (PCP's nonce, an
+    IGD2 pinhole's UniqueID)."""
+
+    mapping: PortMapping
+    until: float
+    token: bytes | int = b""
+
+
+class HeldMappings(dict[tuple[str, int], HeldMapping]):
+    """
+    What one client has mapped, by (protocol, external port): PCP, NAT-PMP
+    and IGD2 pinholes cannot list the gateway's table, and renew or delete
+    only what this client names.
+    """
+
+    def __init__(self, clock: IReactorTime) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def of_internal(self, protocol: str, internal_port: int) -> HeldMapping | None:
+        """The mapping of C{internal_port}, if one is held (a gateway keys them so)."""
+        return next((held for (proto, _), held in self.items()
+                     if proto == protocol and held.mapping.internal_port == internal_port),
+                    None)  # fmt: skip
+
+    def keep(self, mapping: PortMapping, token: bytes | int = b"") -> None:
+        """Hold C{mapping} for its lease, in place of any other of its internal port."""
+        old = self.of_internal(mapping.protocol, mapping.internal_port)
+        if old is not None:
+            self.pop((old.mapping.protocol, old.mapping.external_port), None)
+        until = self.clock.seconds() + mapping.lease
+        self[(mapping.protocol, mapping.external_port)] = HeldMapping(mapping, until, token)
+
+    def live(self, protocol: str, external_port: int) -> HeldMapping | None:
+        """The mapping of C{external_port} if its lease still runs (else it is let go)."""
+        held = self.get((protocol, external_port))
+        if held is not None and held.until <= self.clock.seconds():
+            del self[(protocol, external_port)]
+            return None
+        return held
+
+
+class UDPMapper:
+    """
+    What the PCP and NAT-PMP mappers share: the gateway's epoch, the
+    mappings held, the announcements followed, and L{get_mapping}: a held
+    mapping, once a cheap request shows the gateway's epoch (so its table)
+    is intact.
+    """
+
+    method = "?"
+    log = Logger()
+
+    def __init__(self, reactor: ISSDPReactor, gateway: str, local_address: str) -> None:
+        self.reactor = reactor
+        self.gateway = gateway
+        self.local_address = local_address
+        self.epoch = Epoch(reactor)
+        self.held = HeldMappings(reactor)
+        self.epoch.observe(self.held.clear)
+        self.external_ip: str | None = None
+        self._listener: AnnouncementListener | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} gateway {self.gateway} for {self.local_address}>"
+
+    def observe_reset(self, callback: Callable[[], None]) -> None:
+        self.epoch.observe(callback)
+
+    def _listener_for(self) -> AnnouncementListener:
+        raise NotImplementedError
+
+    def listen(self) -> None:
+        """Follow the gateway's unsolicited announcements (224.0.0.1:5350, [ff02::1]:5350)."""
+        if self._listener is None:
+            self._listener = self._listener_for()
+            self._listener.start()
+
+    async def _check_epoch(self) -> None:
+        raise NotImplementedError
+
+    def get_mapping(
+        self, external_port: int, protocol: str = "TCP"
+    ) -> Deferred[PortMapping | None]:
+        """The mapping this mapper made of C{external_port}, if the gateway still has it."""
+        key = (check_protocol(protocol), external_port)
+
+        async def run() -> PortMapping | None:
+            if key not in self.held:
+                return None
+            await self._check_epoch()  # an epoch gone back lets every held mapping go
+            held = self.held.live(*key)
+            return held.mapping if held is not None else None
+
+        return Deferred.fromCoroutine(run())
+
+    def _not_held(self, protocol: str, external_port: int, why: str = "") -> MappingNotHeld:
+        return MappingNotHeld(f"{self.method}: {protocol} {external_port} was not mapped by this"
+                              f" client{why}")  # fmt: skip
+
+    def close(self) -> Deferred[None]:
+        raise NotImplementedError
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None

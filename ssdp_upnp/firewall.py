@@ -13,8 +13,7 @@ InternalClient it names, so the SOAP must travel over IPv6 too).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred, succeed
@@ -23,6 +22,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from ._http import DEFAULT_TIMEOUT, http_request
+from ._port_control import HeldMappings
 from ._types import HTTPClient, ISSDPReactor
 from .errors import (
     GatewayError,
@@ -54,13 +54,6 @@ from .pinhole import (
 __all__ = ["FirewallControl", "find_firewall"]
 
 
-@dataclass(frozen=True)
-class _Held:
-    unique_id: int
-    mapping: PortMapping
-    until: float
-
-
 @implementer(IPortMapper)
 class FirewallControl:
     """
@@ -75,7 +68,7 @@ class FirewallControl:
         self.soap = soap
         self.reactor = soap.reactor
         self.local_address = soap.local_address
-        self.held: dict[tuple[str, int], _Held] = {}
+        self.held = HeldMappings(self.reactor)  # the token: the pinhole's UniqueID
 
     def __repr__(self) -> str:
         return f"<FirewallControl at {self.soap.service.control_url} for {self.local_address}>"
@@ -136,15 +129,15 @@ class FirewallControl:
             unique_id = None
             if held is not None:
                 try:
-                    await self.update_pinhole(held.unique_id, lease)
-                    unique_id = held.unique_id
+                    await self.update_pinhole(cast(int, held.token), lease)
+                    unique_id = cast(int, held.token)
                 except NoSuchPinhole:
                     self.held.pop(key, None)  # the router forgot it: open it again
             if unique_id is None:
                 unique_id = await self.add_pinhole(internal_port, proto, lease)
             mapping = PortMapping(internal_port, proto, internal_port, self.local_address,
                                   description, lease)  # fmt: skip
-            self.held[key] = _Held(unique_id, mapping, self.reactor.seconds() + lease)
+            self.held.keep(mapping, unique_id)
             return mapping
 
         return Deferred.fromCoroutine(run())
@@ -155,10 +148,8 @@ class FirewallControl:
         self, external_port: int, protocol: str = "TCP"
     ) -> Deferred[PortMapping | None]:
         """The pinhole this mapper opened to C{external_port}, if its lease still runs."""
-        held = self.held.get((check_protocol(protocol), external_port))
-        if held is None or held.until <= self.reactor.seconds():
-            return succeed(None)
-        return succeed(held.mapping)
+        held = self.held.live(check_protocol(protocol), external_port)
+        return succeed(held.mapping if held is not None else None)
 
     def delete_mapping(self, external_port: int, protocol: str = "TCP") -> Deferred[None]:
         key = (check_protocol(protocol), external_port)
@@ -168,7 +159,7 @@ class FirewallControl:
             if held is None:
                 raise MappingNotHeld(f"no pinhole of ours to {key[0]} {external_port}")
             try:
-                await self.delete_pinhole(held.unique_id)
+                await self.delete_pinhole(cast(int, held.token))
             except NoSuchPinhole:
                 pass  # gone already
             self.held.pop(key, None)

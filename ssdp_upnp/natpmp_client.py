@@ -5,16 +5,13 @@ gateway over UDP and provides L{IPortMapper}.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from ._announcements import AnnouncementListener
-from ._port_control import RETRANSMIT, ControlChannel, Epoch
+from ._port_control import RETRANSMIT, ControlChannel, UDPMapper
 from ._types import ISSDPReactor
-from .errors import InvalidGatewayResponse, MappingNotHeld
+from .errors import InvalidGatewayResponse
 from .forward import check_protocol
 from .mapping import ExternalAddress, IPortMapper, PortMapping, external_address
 from .natpmp import (
@@ -30,7 +27,7 @@ Answer = AddressResponse | MapResponse
 
 
 @implementer(IPortMapper)
-class NATPMPMapper:
+class NATPMPMapper(UDPMapper):
     """
     Mappings on the NAT-PMP gateway C{gateway}, for our address C{local_address}.
 
@@ -41,7 +38,6 @@ class NATPMPMapper:
     """
 
     method = "natpmp"
-    log = Logger()
 
     def __init__(
         self,
@@ -51,33 +47,17 @@ class NATPMPMapper:
         *,
         schedule: tuple[float, ...] = RETRANSMIT,
     ) -> None:
-        self.reactor = reactor
-        self.gateway = gateway
-        self.local_address = local_address
+        super().__init__(reactor, gateway, local_address)
         self.channel: ControlChannel[Answer] = ControlChannel(
             reactor, local_address, gateway, decode_response, "NAT-PMP", schedule=schedule
         )
-        self.epoch = Epoch(reactor)
-        self.epoch.observe(self._lost)
-        self.external_ip: str | None = None
-        self.held: dict[tuple[str, int], tuple[PortMapping, float]] = {}
-        self._listener: AnnouncementListener | None = None
 
-    def __repr__(self) -> str:
-        return f"<NATPMPMapper gateway {self.gateway} for {self.local_address}>"
+    def _listener_for(self) -> AnnouncementListener:
+        return AnnouncementListener(self.reactor, self.gateway, self.local_address,
+                                    natpmp=self._announced)  # fmt: skip
 
-    def _lost(self) -> None:
-        self.held.clear()
-
-    def observe_reset(self, callback: Callable[[], None]) -> None:
-        self.epoch.observe(callback)
-
-    def listen(self) -> None:
-        """Follow the gateway's address announcements (224.0.0.1:5350)."""
-        if self._listener is None:
-            self._listener = AnnouncementListener(self.reactor, self.gateway, self.local_address,
-                                                  natpmp=self._announced)  # fmt: skip
-            self._listener.start()
+    async def _check_epoch(self) -> None:
+        await self._address()
 
     def _announced(self, answer: AddressResponse) -> None:
         if answer.result == 0 and answer.external_ip:
@@ -153,35 +133,12 @@ class NATPMPMapper:
             answer = await self._map(proto, internal_port, external_port, lease)
             mapping = PortMapping(answer.external_port, proto, internal_port, self.local_address,
                                   description, answer.lifetime)  # fmt: skip
-            for key, (held, _) in list(self.held.items()):
-                if key[0] == proto and held.internal_port == internal_port:
-                    del self.held[key]  # the gateway keys mappings by internal port
-            self.held[(proto, answer.external_port)] = (
-                mapping, self.reactor.seconds() + answer.lifetime
-            )  # fmt: skip
+            self.held.keep(mapping)
             return mapping
 
         return Deferred.fromCoroutine(run())
 
     add_any_mapping = add_mapping
-
-    def get_mapping(
-        self, external_port: int, protocol: str = "TCP"
-    ) -> Deferred[PortMapping | None]:
-        """The mapping this mapper made of C{external_port}, if the gateway still has it."""
-        key = (check_protocol(protocol), external_port)
-
-        async def run() -> PortMapping | None:
-            if key not in self.held:
-                return None
-            await self._address()  # the epoch tells whether the gateway lost it
-            mapping, until = self.held.get(key, (None, 0.0))
-            if mapping is None or until <= self.reactor.seconds():
-                self.held.pop(key, None)
-                return None
-            return mapping
-
-        return Deferred.fromCoroutine(run())
 
     def delete_mapping(self, external_port: int, protocol: str = "TCP") -> Deferred[None]:
         """
@@ -193,18 +150,14 @@ class NATPMPMapper:
         async def run() -> None:
             held = self.held.get(key)
             if held is None:
-                raise MappingNotHeld(
-                    f"NAT-PMP: {key[0]} {external_port} was not mapped by this client"
-                )
-            await self._map(key[0], held[0].internal_port, 0, 0)
+                raise self._not_held(*key)
+            await self._map(key[0], held.mapping.internal_port, 0, 0)
             self.held.pop(key, None)
 
         return Deferred.fromCoroutine(run())
 
     def close(self) -> Deferred[None]:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        self._close_listener()
         return self.channel.close()
 
 

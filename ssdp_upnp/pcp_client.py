@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import cast
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from ._announcements import AnnouncementListener
-from ._port_control import RETRANSMIT, ControlChannel, Epoch
+from ._port_control import RETRANSMIT, ControlChannel, UDPMapper
 from ._types import ISSDPReactor
-from .errors import GatewayError, InvalidGatewayResponse, MappingNotHeld
+from .errors import GatewayError, InvalidGatewayResponse
 from .forward import check_protocol
 from .mapping import ExternalAddress, IPortMapper, PortMapping, external_address
 from .natpmp_client import NATPMPMapper
@@ -35,15 +34,8 @@ from .pcp import (
 __all__ = ["PCPMapper"]
 
 
-@dataclass(frozen=True)
-class _Held:
-    nonce: bytes
-    mapping: PortMapping
-    until: float
-
-
 @implementer(IPortMapper)
-class PCPMapper:
+class PCPMapper(UDPMapper):
     """
     Mappings on the PCP server C{gateway}, for our address C{local_address}.
 
@@ -60,7 +52,6 @@ class PCPMapper:
     """
 
     method = "pcp"
-    log = Logger()
 
     def __init__(
         self,
@@ -71,39 +62,22 @@ class PCPMapper:
         schedule: tuple[float, ...] = RETRANSMIT,
         nonce: Callable[[int], bytes] = os.urandom,
     ) -> None:
-        self.reactor = reactor
-        self.gateway = gateway
-        self.local_address = local_address
+        super().__init__(reactor, gateway, local_address)
         self.schedule = schedule
         self._nonce = nonce
         self.channel: ControlChannel[Response] = ControlChannel(
             reactor, local_address, gateway, decode_response, "PCP", schedule=schedule,
             unsolicited=self._unsolicited,
         )  # fmt: skip
-        self.epoch = Epoch(reactor)
-        self.epoch.observe(self._lost)
-        self.external_ip: str | None = None
         self.server_version: int | None = None
-        self.held: dict[tuple[str, int], _Held] = {}
-        self._listener: AnnouncementListener | None = None
         self._natpmp: NATPMPMapper | None = None
 
-    def __repr__(self) -> str:
-        return f"<PCPMapper gateway {self.gateway} for {self.local_address}>"
+    def _listener_for(self) -> AnnouncementListener:
+        return AnnouncementListener(self.reactor, self.gateway, self.local_address,
+                                    pcp=self._unsolicited)  # fmt: skip
 
-    def _lost(self) -> None:
-        self.held.clear()
-
-    def observe_reset(self, callback: Callable[[], None]) -> None:
-        self.epoch.observe(callback)
-
-    def listen(self) -> None:
-        """Follow the server's unsolicited ANNOUNCEs (224.0.0.1:5350)."""
-        if self._listener is None:
-            self._listener = AnnouncementListener(
-                self.reactor, self.gateway, self.local_address, pcp=self._unsolicited
-            )
-            self._listener.start()
+    async def _check_epoch(self) -> None:
+        await self.announce()
 
     def _unsolicited(self, answer: Response) -> bool:
         if answer.opcode != ANNOUNCE or answer.result != 0:
@@ -197,14 +171,10 @@ class PCPMapper:
         proto = check_protocol(protocol)
 
         async def run() -> PortMapping:
-            previous = next(
-                (key for key, held in self.held.items()
-                 if key[0] == proto and held.mapping.internal_port == internal_port),
-                None,
-            )  # fmt: skip
+            previous = self.held.of_internal(proto, internal_port)
             if previous is not None:
-                nonce = self.held[previous].nonce
-                suggested = previous[1]
+                nonce = cast(bytes, previous.token)
+                suggested = previous.mapping.external_port
             else:
                 nonce, suggested = self._nonce(NONCE_BYTES), external_port
             answer = await self._map(
@@ -214,33 +184,12 @@ class PCPMapper:
             self.external_ip = answer.map.external_address
             mapping = PortMapping(answer.map.external_port, proto, internal_port,
                                   self.local_address, description, answer.lifetime)  # fmt: skip
-            if previous is not None:
-                self.held.pop(previous, None)
-            until = self.reactor.seconds() + answer.lifetime
-            self.held[(proto, mapping.external_port)] = _Held(nonce, mapping, until)
+            self.held.keep(mapping, nonce)
             return mapping
 
         return Deferred.fromCoroutine(run())
 
     add_any_mapping = add_mapping
-
-    def get_mapping(
-        self, external_port: int, protocol: str = "TCP"
-    ) -> Deferred[PortMapping | None]:
-        """The mapping this mapper made of C{external_port}, if the server still has it."""
-        key = (check_protocol(protocol), external_port)
-
-        async def run() -> PortMapping | None:
-            if key not in self.held:
-                return None
-            await self.announce()  # the epoch tells whether the server lost it
-            held = self.held.get(key)
-            if held is None or held.until <= self.reactor.seconds():
-                self.held.pop(key, None)
-                return None
-            return held.mapping
-
-        return Deferred.fromCoroutine(run())
 
     def delete_mapping(self, external_port: int, protocol: str = "TCP") -> Deferred[None]:
         """Delete a mapping this mapper made (lifetime 0 with its nonce)."""
@@ -249,21 +198,17 @@ class PCPMapper:
         async def run() -> None:
             held = self.held.get(key)
             if held is None:
-                raise MappingNotHeld(
-                    f"PCP: {key[0]} {external_port} was not mapped by this client (a PCP"
-                    " mapping is deleted only with its nonce; its lifetime ends it)"
-                )
+                raise self._not_held(*key, " (a PCP mapping is deleted only with its nonce;"
+                                     " its lifetime ends it)")  # fmt: skip
             mapping = held.mapping
-            await self._map(MapRequest(held.nonce, key[0], mapping.internal_port,
+            await self._map(MapRequest(cast(bytes, held.token), key[0], mapping.internal_port,
                                        external_port, 0, self.local_address))  # fmt: skip
             self.held.pop(key, None)
 
         return Deferred.fromCoroutine(run())
 
     def close(self) -> Deferred[None]:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        self._close_listener()
         if self._natpmp is not None:
             self._natpmp.close()
             self._natpmp = None
