@@ -241,17 +241,12 @@ async def _mapper(reactor: ISSDPReactor, args: argparse.Namespace, method: str) 
 def _method_row(method: str, answer: IPortMapper | Exception) -> dict[str, Any]:
     if isinstance(answer, Exception):
         return {"method": method, "answered": False, "detail": str(answer)}
-    row: dict[str, Any] = {"method": str(answer.method), "answered": True,
-                           "local_address": answer.local_address}  # fmt: skip
-    if method == "upnp":
-        gateway = cast("Gateway", answer)
-        row["detail"] = f"{gateway.service.service_type} at {gateway.description.url}"
-    else:
-        epoch = getattr(answer, "epoch", None)
-        last = epoch.last if epoch is not None else None
-        row["detail"] = f"gateway {getattr(answer, 'gateway', '?')}:5351" + (
-            f", epoch {last[0]}" if last else "")  # fmt: skip
-    return row
+    return {
+        "method": str(answer.method),
+        "answered": True,
+        "detail": str(answer.where),
+        "local_address": answer.local_address,
+    }
 
 
 async def _nat_status(reactor: ISSDPReactor, args: argparse.Namespace) -> None:

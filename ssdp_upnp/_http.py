@@ -99,20 +99,16 @@ class _IPv6Literals:
         headers: Headers | None = None,
         data: bytes | None = None,
         allow_redirects: bool = True,
-    ) -> Deferred[IResponse]:
+    ) -> Awaitable[IResponse]:
         host = url.split("://", 1)[-1].split("/", 1)[0]
         if not host.startswith("["):
-            return Deferred.fromCoroutine(_awaited(self.treq.request(
+            return self.treq.request(
                 method, url, headers=headers, data=data, allow_redirects=allow_redirects
-            )))  # fmt: skip
+            )
         if allow_redirects:
             raise ValueError("IPv6 gateway URLs are fetched without following redirects")
         body = None if data is None else FileBodyProducer(BytesIO(data))
         return self.agent.request(method.encode("ascii"), url.encode("ascii"), headers, body)
-
-
-async def _awaited(response: Awaitable[IResponse]) -> IResponse:
-    return await response
 
 
 _DONE = Failure(ResponseDone())

@@ -287,6 +287,12 @@ class UDPMapper:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} gateway {self.gateway} for {self.local_address}>"
 
+    @property
+    def where(self) -> str:
+        """The gateway's port, and its epoch once seen."""
+        last = self.epoch.last
+        return f"{self.gateway}:{SERVER_PORT}" + (f" (epoch {last[0]})" if last else "")
+
     def observe_reset(self, callback: Callable[[], None]) -> None:
         self.epoch.observe(callback)
 

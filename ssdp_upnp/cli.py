@@ -27,8 +27,8 @@ from typing import Any, NoReturn, TypeVar
 
 from ._bounded import int_option
 from .errors import ConfigurationError, MessageError
-from .lan import Interface, is_public_ipv6, lan_interfaces
-from .mapping import check_method
+from .lan import Interface, lan_interfaces
+from .mapping import check_method, is_public_ipv6
 from .message import SearchRequest, decode, encode
 from .node import check_network, check_node_id, check_product, check_uuid
 

@@ -18,7 +18,6 @@ import ipaddress
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import cast
 
 from twisted.internet.defer import gatherResults
 from twisted.internet.protocol import DatagramProtocol
@@ -30,7 +29,6 @@ from ._multicast import close_port
 from ._searcher import Searcher
 from ._types import HTTPClient, ISSDPReactor
 from .errors import NATPMPNotAuthorized, NotAuthorized, PCPNotAuthorized, SSDPUPnPError
-from .gateway import Gateway
 from .igd import is_double_nat
 from .lan import VIRTUAL_NAMES, Interface, Skipped
 from .legacy import LegacyResponse
@@ -251,20 +249,14 @@ async def _ssdp_findings(
     return findings
 
 
-def method_finding(method: str, answer: object) -> Finding:
+def method_finding(method: str, answer: IPortMapper | Exception) -> Finding:
     """What one way of forwarding said (C{answer}: its mapper, or its error)."""
     name = {"pcp": "PCP", "natpmp": "NAT-PMP", "upnp": "UPnP IGD"}[method]
     if isinstance(answer, Exception):
         return Finding(method, Verdict.INFO, f"{name} did not answer: {answer}")
-    kind = str(getattr(answer, "method", method))
     if method == "upnp":
-        service = getattr(answer, "service", None)
-        where = f"{service.service_type} at {service.control_url}" if service else "?"
-        return Finding(method, Verdict.OK, f"{kind.upper()} answered: {where}")
-    epoch = getattr(answer, "epoch", None)
-    last = epoch.last if epoch is not None else None
-    detail = f"{name} answered at {getattr(answer, 'gateway', '?')}:5351"
-    return Finding(method, Verdict.OK, detail + (f" (epoch {last[0]})" if last else ""))
+        name = str(answer.method).upper()  # IGD2 or IGD1
+    return Finding(method, Verdict.OK, f"{name} answered at {answer.where}")
 
 
 async def _gateway_findings(
@@ -292,9 +284,7 @@ async def _gateway_findings(
         gateway = usable[0]
         detail = f"forwarding through {gateway.method}"
         if str(gateway.method).startswith("igd"):
-            service = cast(Gateway, gateway).service
-            detail = (f"{str(gateway.method).upper()} answered: {service.service_type} at"
-                      f" {service.control_url}")  # fmt: skip
+            detail = f"{str(gateway.method).upper()} answered at {gateway.where}"
         findings.append(Finding("gateway", Verdict.OK, detail))
         more, reachable = await _mapping_findings(gateway, rng)
         return findings + more, reachable

@@ -73,6 +73,10 @@ class FirewallControl:
     def __repr__(self) -> str:
         return f"<FirewallControl at {self.soap.service.control_url} for {self.local_address}>"
 
+    @property
+    def where(self) -> str:
+        return self.soap.where
+
     # -- the actions
 
     def get_firewall_status(self) -> Deferred[FirewallStatus]:
@@ -248,4 +252,5 @@ def _send(protocol: DatagramProtocol, data: bytes, gateway: str) -> None:
         try:
             protocol.transport.write(data, (gateway, 1900))
         except OSError as e:
-            Logger().info("IPv6 gateway search to {gateway}: {error}", gateway=gateway, error=e)
+            FirewallControl.log.info("IPv6 gateway search to {gateway}: {error}", gateway=gateway,
+                                     error=e)  # fmt: skip

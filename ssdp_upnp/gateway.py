@@ -105,6 +105,11 @@ class Gateway:
         return self.service.version >= 2
 
     @property
+    def where(self) -> str:
+        """The connection service and the description it is in."""
+        return f"{self.service.service_type} at {self.description.url}"
+
+    @property
     def method(self) -> str:
         """C{'igd2'} or C{'igd1'} (L{IPortMapper})."""
         return "igd2" if self.is_igd2 else "igd1"

@@ -21,6 +21,7 @@ from typing import Protocol
 import ifaddr
 
 from .errors import NoInterfaceError
+from .mapping import is_public_ipv6
 
 
 @dataclass(frozen=True)
@@ -305,25 +306,6 @@ def default_gateways6() -> list[tuple[str, str]]:
             return parse_ipv6_route(f.read())
     except OSError:
         return []
-
-
-def is_public_ipv6(address: str) -> bool:
-    """
-    Whether a pinhole to C{address} can make it reachable: a unicast address
-    of global scope (not link-local, loopback, ULA, site-local, multicast or
-    IPv4-mapped). Documentation addresses count: labs use them.
-    """
-    try:
-        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    return not (
-        ip.is_link_local or ip.is_loopback or ip.is_multicast or ip.is_unspecified
-        or ip.is_site_local or ip in _ULA or ip.ipv4_mapped is not None
-    )  # fmt: skip
-
-
-_ULA = ipaddress.IPv6Network("fc00::/7")
 
 
 def public_ipv6_addresses(names: Collection[str]) -> list[tuple[str, str]]:

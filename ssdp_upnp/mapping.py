@@ -76,9 +76,24 @@ def is_double_nat(external_ip: str) -> bool:
     except ValueError:
         return True
     if address.version == 6:  # a pinhole's own address: private unless of global scope
-        return bool(address.is_link_local or address.is_loopback or address in _ULA
-                    or address.is_unspecified or address.is_multicast)  # fmt: skip
+        return not is_public_ipv6(external_ip)
     return any(address in network for network in _NOT_PUBLIC)
+
+
+def is_public_ipv6(address: str) -> bool:
+    """
+    Whether a pinhole to C{address} can make it reachable: a unicast address
+    of global scope (not link-local, loopback, ULA, site-local, multicast or
+    IPv4-mapped). Documentation addresses count: labs use them.
+    """
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not (
+        ip.is_link_local or ip.is_loopback or ip.is_multicast or ip.is_unspecified
+        or ip.is_site_local or ip in _ULA or ip.ipv4_mapped is not None
+    )  # fmt: skip
 
 
 def external_address(ip: str) -> ExternalAddress:
@@ -96,6 +111,7 @@ class IPortMapper(Interface):
 
     method = Attribute("'pcp', 'natpmp', 'igd2' or 'igd1'.")
     local_address = Attribute("Our address toward the gateway: the internal client of a mapping.")
+    where = Attribute("Where the gateway answered, for people (its service and URL, or port).")
 
     def get_external_ip() -> Deferred[ExternalAddress]:
         """Fires with the gateway's L{ExternalAddress}."""

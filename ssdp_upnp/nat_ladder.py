@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import cast
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -82,27 +82,23 @@ def _probe(
     try:
         gateway, local = udp_gateway(interfaces)
     except NoGatewayFound as e:
-        return Deferred.fromCoroutine(_raise(e))
-    mapper: PCPMapper | NATPMPMapper
+        return fail(e)
     if method == "pcp":
-        mapper = PCPMapper(reactor, gateway, local)
-        asked: Deferred[object] = cast("Deferred[object]", mapper.announce())
-    else:
-        mapper = NATPMPMapper(reactor, gateway, local)
-        asked = cast("Deferred[object]", mapper.probe())
+        return _answered(PCPMapper(reactor, gateway, local))
+    return _answered(NATPMPMapper(reactor, gateway, local))
 
-    def answered(_: object) -> IPortMapper:
-        return cast(IPortMapper, mapper)
+
+def _answered(mapper: PCPMapper | NATPMPMapper) -> Deferred[IPortMapper]:
+    """Fires with C{mapper} once its gateway answered one probe (else closes it and fails)."""
+    asked = cast(
+        "Deferred[object]", mapper.announce() if isinstance(mapper, PCPMapper) else mapper.probe()
+    )
 
     def failed(failure: Failure) -> Failure:
         mapper.close()
         return failure
 
-    return asked.addCallbacks(answered, failed)
-
-
-async def _raise(error: Exception) -> IPortMapper:
-    raise error
+    return asked.addCallbacks(lambda _: cast(IPortMapper, mapper), failed)
 
 
 class _Race:
@@ -345,16 +341,9 @@ class PinholeLadder:
         try:
             gateway = self.gateway()
         except NoGatewayFound as e:
-            return Deferred.fromCoroutine(_raise(e))
+            return fail(e)
         if method == "pcp":
-            mapper = PCPMapper(self.reactor, gateway, self.local_address)
-
-            def failed(failure: Failure) -> Failure:
-                mapper.close()
-                return failure
-
-            asked = mapper.announce()
-            return asked.addCallbacks(lambda _: cast(IPortMapper, mapper), failed)
+            return _answered(PCPMapper(self.reactor, gateway, self.local_address))
         from ._http import default_http_client
         from .firewall import find_firewall
 
@@ -366,8 +355,7 @@ class PinholeLadder:
 
     def __call__(self) -> Deferred[IPortMapper]:
         if self.method == "natpmp":
-            error = NoGatewayFound("NAT-PMP opens no IPv6 pinholes")
-            return Deferred.fromCoroutine(_raise(error))
+            return fail(NoGatewayFound("NAT-PMP opens no IPv6 pinholes"))
         methods = list(PINHOLE_METHODS) if self.method == "auto" else [self.method]
         race = _Race(self.reactor, methods, self.grace)
         probes = {m: partial(self._probe, m) for m in methods}

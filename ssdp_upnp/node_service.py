@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, cast
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
@@ -24,11 +24,7 @@ from twisted.logger import Logger
 
 if TYPE_CHECKING:
     from .mapping import IPortMapper
-
-    class NATLadderLike(Protocol):
-        local_address: str
-
-    from .nat_ladder import NATLadder
+    from .nat_ladder import NATLadder, PinholeLadder
     from .portmapping import PortMappingService
 
 from ._types import HTTPClient, ISSDPReactor, global_reactor
@@ -249,14 +245,13 @@ class NodeService(MultiService):
         now = list(self._ipv6_addresses({i.name for i in self.lan.current}))
         addresses = {address for address, _ in now}
         for service in list(self.pinholes):
-            ladder = cast("NATLadderLike", service.find)
-            if ladder.local_address not in addresses:
+            if _pinhole_address(service) not in addresses:
                 self.log.info("IPv6 address {address} is gone: its pinholes are left to expire",
-                              address=ladder.local_address)  # fmt: skip
+                              address=_pinhole_address(service))  # fmt: skip
                 self.pinholes.remove(service)
                 service.disownServiceParent()
                 self._pinholes_changed(service)
-        known = {cast("NATLadderLike", s.find).local_address for s in self.pinholes}
+        known = {_pinhole_address(s) for s in self.pinholes}
         self._add_pinholes([(a, name) for a, name in now if a not in known])
 
     def _add_pinholes(self, addresses: Sequence[tuple[str, str]]) -> None:
@@ -331,3 +326,8 @@ def advertise_public_address(
 
 def _none(names: Collection[str]) -> list[tuple[str, str]]:
     return []
+
+
+def _pinhole_address(service: PortMappingService) -> str:
+    """The IPv6 address a pinhole service keeps its pinholes for (its ladder's)."""
+    return cast("PinholeLadder", service.find).local_address

@@ -227,13 +227,10 @@ def decode_response(data: bytes) -> Response:
         nonce, number, _pad, internal, external, address = _MAP.unpack_from(rest)
         if result == SUCCESS and number not in PROTOCOL_NAMES:
             raise _invalid(f"protocol number {number}")
-        try:
-            external_address = unpack_address(address)
-        except ValueError as e:  # cannot happen with 16 bytes; kept typed
-            raise _invalid(str(e)) from None
         mapped = MapResult(
-            nonce, PROTOCOL_NAMES.get(number, str(number)), internal, external, external_address
-        )
+            nonce, PROTOCOL_NAMES.get(number, str(number)), internal, external,
+            unpack_address(address),  # any 16 bytes are an IPv6 address
+        )  # fmt: skip
         rest = rest[MAP_BODY:]
     return Response(version, opcode, result, lifetime, epoch, mapped, _options(rest))
 

@@ -26,8 +26,8 @@ from ssdp_upnp.firewall import FirewallControl, find_firewall
 from ssdp_upnp.forward import Forward
 from ssdp_upnp.gateway import Gateway
 from ssdp_upnp.igd import parse_gateway_description
-from ssdp_upnp.lan import is_public_ipv6, parse_ipv6_route
-from ssdp_upnp.mapping import IPortMapper, is_double_nat
+from ssdp_upnp.lan import parse_ipv6_route
+from ssdp_upnp.mapping import IPortMapper, is_double_nat, is_public_ipv6
 from ssdp_upnp.message import SearchRequest, SearchResponse, decode, encode
 from ssdp_upnp.node_service import NodeConfig, NodeService
 from ssdp_upnp.pcp_client import PCPMapper
