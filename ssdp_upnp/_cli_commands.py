@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
 from ._types import ISSDPReactor
-from .cli import _interfaces, _table
+from .cli import _interfaces, _table, families
 from .discovery import discover
 from .errors import (
     ConfigurationError,
@@ -108,7 +108,8 @@ async def _diagnose(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
 
     sharing = _read("/proc/net/udp")  # before we open anything of our own
     with _Progress(reactor, args, "diagnosing"):
-        chosen, skipped = lan_choice(args.interface or [], args.exclude_interface or [])
+        chosen, skipped = lan_choice(args.interface or [], args.exclude_interface or [],
+                                     families(args))  # fmt: skip
         report = await diagnose(
             reactor, chosen, skipped, product=args.product,
             timeout=args.timeout, gateway_url=args.gateway_url, proc_net_udp=sharing,
@@ -170,7 +171,15 @@ async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
             found[key] = {"usn": usn, "st": st, "location": message.location, "host": host,
                           "server": message.server, "seen_as": kind}  # fmt: skip
 
-    searcher = Searcher(reactor, _interfaces(args), seen, DropLog(log, reactor),
+    chosen, skipped = lan_choice(args.interface or [], args.exclude_interface or [],
+                                 families(args))  # fmt: skip
+    if args.verbose:
+        for interface in chosen:
+            print(f"searching on {interface.name} ({interface.host})", file=sys.stderr)
+        for s in skipped:
+            print(f"skipping {s.interface.name} ({s.interface.host}): {s.reason}",
+                  file=sys.stderr)  # fmt: skip
+    searcher = Searcher(reactor, chosen, seen, DropLog(log, reactor),
                         legacy=not args.no_legacy)  # fmt: skip
     searcher.open()
     searcher.search([args.st], args.mx)
@@ -194,7 +203,8 @@ async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     rows = [{"host": p.host, "port": p.port, "uuid": p.uuid, "node_id": p.node_id,
              "network": p.network, "location": p.location,
              "external": f"{p.external[0]}:{p.external[1]}" if p.external else None,
-             "external6": ", ".join(f"[{ip}]:{port}" for ip, port in p.external6) or None}
+             "external6": ", ".join(f"[{ip}]:{port}" for ip, port in p.external6) or None,
+             "addresses": list(p.addresses)}
             for p in peers]  # fmt: skip
     for row, peer in zip(rows, peers, strict=True):
         if peer.legacy:  # a 0.1.0 node has no uuid: say what it is instead
@@ -208,7 +218,8 @@ async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
     config = NodeConfig(
         args.product, args.network, args.port, node_id=args.node_id, uuid=args.uuid,
         state_file=args.state_file, interfaces=tuple(args.interface or ()), discover=False,
-        legacy=not args.no_legacy,
+        exclude_interfaces=tuple(args.exclude_interface or ()), legacy=not args.no_legacy,
+        families=families(args),
     )  # fmt: skip
     service = NodeService(config, reactor)
     assert service.node is not None and service.advertiser is not None

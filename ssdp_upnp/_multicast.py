@@ -1,27 +1,179 @@
 """
-Small helpers around Twisted's multicast transport, shared by the services.
+Small helpers around Twisted's multicast transport, shared by the services,
+for both address families.
 
 They keep the Deferreds of C{setOutgoingInterface}, C{joinGroup},
 C{leaveGroup} and C{stopListening} instead of dropping them.
 L{GroupMembership} is which interfaces one port has joined the SSDP group on.
+
+Twisted's IPv6 multicast gets three things wrong (PROTOCOL.md): C{joinGroup}
+with an interface packs an address where the kernel wants an interface index,
+C{setTTL} leaves the hop limit alone, and received addresses lose their
+scope, so a link-local sender cannot be told from one on another link.
+L{ScopedMulticastPort} is Twisted's port with those three done right (and
+IPV6_V6ONLY, so that IPv4 never arrives as C{::ffff:a.b.c.d}); on an IPv6
+port, C{joinGroup} and C{setOutgoingInterface} take an interface name and
+a link-local sender comes as C{fe80::1%eth0}. L{listen_multicast} opens one
+on a real reactor, and asks the reactor as usual otherwise (the in-memory
+fakes of L{ssdp_upnp.testing} already speak that way).
 """
 
 from __future__ import annotations
 
 import errno
+import socket
+import struct
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet import udp
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.error import MulticastJoinError
 from twisted.internet.interfaces import IListeningPort, IMulticastTransport
+from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ._types import ISSDPReactor
 from .lan import Interface
-from .message import SSDP_GROUP, SSDP_PORT
+from .message import SSDP_GROUP, SSDP_GROUP6, SSDP_PORT, SSDP_SITE_GROUP6
 
 log = Logger()
+
+#: Linux's IPV6_MULTICAST_ALL (not in Python's socket module): 0 delivers only
+#: the groups this socket joined, not those other programs joined.
+_IPV6_MULTICAST_ALL = getattr(socket, "IPV6_MULTICAST_ALL", 29)
+
+
+def _index(interface: str | int) -> int:
+    """An interface index from its name or its index (as given to joinGroup)."""
+    if isinstance(interface, int):
+        return interface
+    if interface.isdigit():
+        return int(interface)
+    return socket.if_nametoindex(interface)
+
+
+class ScopedMulticastPort(udp.MulticastPort):
+    """Twisted's multicast port, with IPv6 multicast done right (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._zones: dict[int, str] = {}
+
+    def createInternetSocket(self) -> socket.socket:
+        skt = super().createInternetSocket()
+        if self.addressFamily == socket.AF_INET6:
+            skt.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                skt.setsockopt(socket.IPPROTO_IPV6, _IPV6_MULTICAST_ALL, 0)
+            except OSError:
+                pass  # an older kernel: the on-link check still drops other links' senders
+        return skt
+
+    def _zone(self, index: int) -> str:
+        zone = self._zones.get(index)
+        if zone is None:
+            try:
+                zone = socket.if_indextoname(index)
+            except OSError:
+                zone = str(index)
+            self._zones[index] = zone
+        return zone
+
+    def doRead(self) -> None:
+        if self.addressFamily != socket.AF_INET6:
+            return super().doRead()  # type: ignore[no-any-return]
+        read = 0
+        while read < self.maxThroughput:
+            try:
+                data, addr = self.socket.recvfrom(self.maxPacketSize)
+            except OSError as e:
+                if e.errno in udp._sockErrReadIgnore or e.errno in udp._sockErrReadRefuse:
+                    return None
+                raise
+            read += len(data)
+            host = addr[0]
+            if addr[3] and "%" not in host:
+                host = f"{host}%{self._zone(addr[3])}"
+            try:
+                self.protocol.datagramReceived(data, (host, addr[1]))
+            except BaseException:
+                log.failure("datagramReceived raised")
+        return None
+
+    def _membership(self, option: int, addr: str, interface: str | int) -> Deferred[None]:
+        try:
+            mreq = socket.inet_pton(socket.AF_INET6, addr) + struct.pack("@I", _index(interface))
+            self.socket.setsockopt(socket.IPPROTO_IPV6, option, mreq)
+        except OSError as e:
+            return fail(MulticastJoinError(addr, interface, e.errno, e.strerror))
+        return succeed(None)
+
+    def joinGroup(self, addr: str, interface: str = "") -> Deferred[None]:
+        if self.addressFamily != socket.AF_INET6:
+            return super().joinGroup(addr, interface)
+        return self._membership(socket.IPV6_JOIN_GROUP, addr, interface or 0)
+
+    def leaveGroup(self, addr: str, interface: str = "") -> Deferred[None]:
+        if self.addressFamily != socket.AF_INET6:
+            return super().leaveGroup(addr, interface)
+        return self._membership(socket.IPV6_LEAVE_GROUP, addr, interface or 0)
+
+    def setTTL(self, ttl: int) -> None:
+        if self.addressFamily != socket.AF_INET6:
+            return super().setTTL(ttl)
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl)
+
+    def getTTL(self) -> int:
+        if self.addressFamily != socket.AF_INET6:
+            return super().getTTL()
+        return self.socket.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS)
+
+    def setOutgoingInterface(self, addr: str | int) -> Deferred[int]:
+        if self.addressFamily != socket.AF_INET6:
+            return super().setOutgoingInterface(addr)
+        try:
+            index = _index(addr)
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        except OSError as e:
+            return fail(e)
+        return succeed(1)
+
+
+def listen_multicast(
+    reactor: ISSDPReactor,
+    port: int,
+    protocol: DatagramProtocol,
+    interface: str = "",
+    listen_multiple: bool = False,
+) -> IMulticastTransport:
+    """
+    C{reactor.listenMulticast}, with L{ScopedMulticastPort} for an IPv6
+    C{interface} (C{"::"} for any) when the reactor is a real one.
+    """
+    if ":" not in interface:
+        return reactor.listenMulticast(port, protocol, interface, listenMultiple=listen_multiple)
+    from twisted.internet.posixbase import PosixReactorBase
+
+    if not isinstance(reactor, PosixReactorBase):
+        return reactor.listenMulticast(port, protocol, interface, listenMultiple=listen_multiple)
+    p = ScopedMulticastPort(port, protocol, interface, reactor=reactor,
+                            listenMultiple=listen_multiple)  # fmt: skip
+    p.startListening()
+    return cast(IMulticastTransport, p)
+
+
+def any_address(family: int) -> str:
+    """The address a port of C{family} listens on for every interface."""
+    return "::" if family == 6 else ""
+
+
+def group_address(interface: Interface) -> tuple[str, str]:
+    """Where multicast to C{interface}'s link goes: (group, address to write to)."""
+    if interface.family == 6:
+        return SSDP_GROUP6, f"{SSDP_GROUP6}%{interface.name}"
+    return SSDP_GROUP, SSDP_GROUP
 
 
 def send_to_group(
@@ -31,24 +183,32 @@ def send_to_group(
     port: int = SSDP_PORT,
 ) -> Deferred[None]:
     """
-    Send C{datagrams} to the SSDP group out of C{interface}.
+    Send C{datagrams} to the SSDP group out of C{interface} (IPv6: to ff02::c
+    with the interface as its zone, which picks the link).
 
     @return: a Deferred that fires when they are written; a failure to send
         (an interface gone down) is logged and swallowed.
     """
+    group, destination = group_address(interface)
 
     def write(_: object) -> None:
         for datagram in datagrams:
-            transport.write(datagram, (SSDP_GROUP, port))
+            transport.write(datagram, (destination, port))
 
     def failed(failure: Failure) -> None:
         log.warn(
             "cannot send to {group} on {interface}: {error}",
-            group=SSDP_GROUP,
+            group=group,
             interface=interface.ip,
             error=failure.getErrorMessage(),
         )
 
+    if interface.family == 6:
+        try:
+            write(None)
+        except OSError as e:
+            failed(Failure(e))
+        return succeed(None)
     d = transport.setOutgoingInterface(interface.ip)
     return d.addCallback(write).addErrback(failed)
 
@@ -63,18 +223,34 @@ class GroupMembership:
     """
     The interfaces on which one multicast port has joined the SSDP group.
 
+    IPv4 joins 239.255.255.250 per address. IPv6 joins ff02::c once per
+    interface (a membership is the link's, whatever its addresses), and, with
+    C{site}, ff05::c too on an interface with a global or ULA address.
+
     A failed join is logged (multicast on that interface will not be
     received) and not counted; leaving an interface never joined is a no-op.
     """
 
-    def __init__(self, transport: IMulticastTransport) -> None:
+    def __init__(self, transport: IMulticastTransport, site: bool = True) -> None:
         self.transport = transport
+        self.site = site
         self._joined: list[Interface] = []
+        # IPv6: the records on each (group, interface name) joined
+        self._links: dict[tuple[str, str], set[Interface]] = {}
 
     @property
     def joined(self) -> list[Interface]:
         """The interfaces joined, in the order they were."""
         return list(self._joined)
+
+    def _groups(self, interface: Interface) -> list[tuple[str, str]]:
+        """The (group, interface argument) memberships that C{interface} needs."""
+        if interface.family == 4:
+            return [(SSDP_GROUP, interface.ip)]
+        groups = [(SSDP_GROUP6, interface.name)]
+        if self.site and not interface.is_link_local:
+            groups.append((SSDP_SITE_GROUP6, interface.name))
+        return groups
 
     def join(self, interface: Interface) -> Deferred[None]:
         """Join the group on C{interface}; the Deferred fires when done (never fails)."""
@@ -82,26 +258,61 @@ class GroupMembership:
         def done(_: object) -> None:
             self._joined.append(interface)
 
-        def failed(failure: Failure) -> None:
+        def failed(failure: Failure, group: str, where: str) -> None:
+            self._links.pop((group, where), None)
             error = failure.value
             if isinstance(error, MulticastJoinError) and errno.EADDRINUSE in error.args:
                 # a second address of an interface already joined: the membership is per device
                 log.info(
                     "{group} already joined on the device of {interface}",
-                    group=SSDP_GROUP,
+                    group=group,
                     interface=interface.ip,
                 )
-                return
-            log.error(
-                "cannot join {group} on {interface} ({name}): {error}; multicast on it will"
-                " not be received",
-                group=SSDP_GROUP,
-                interface=interface.ip,
-                name=interface.name,
-                error=failure.getErrorMessage(),
-            )
+            else:
+                log.error(
+                    "cannot join {group} on {interface} ({name}): {error}; multicast on it"
+                    " will not be received",
+                    group=group,
+                    interface=interface.ip,
+                    name=interface.name,
+                    error=failure.getErrorMessage(),
+                )
+            raise _NotJoined()
 
-        return self.transport.joinGroup(SSDP_GROUP, interface.ip).addCallbacks(done, failed)
+        joins = []
+        for group, where in self._groups(interface):
+            records = self._links.get((group, where))
+            if records:  # IPv6: this link is already in the group
+                records.add(interface)
+                continue
+            if interface.family == 6:
+                self._links[(group, where)] = {interface}
+            d = self.transport.joinGroup(group, where)
+            joins.append(d.addErrback(failed, group, where))
+        if not joins:
+            done(None)
+            return succeed(None)
+
+        def all_done(results: list[tuple[bool, None]]) -> None:
+            if any(ok for ok, _ in results):
+                done(None)
+
+        finished: Deferred[None] = DeferredList(joins, consumeErrors=True).addCallback(all_done)
+        return finished
+
+    def _leave(self, interface: Interface) -> list[Deferred[None]]:
+        leaves = []
+        for group, where in self._groups(interface):
+            if interface.family == 6:
+                records = self._links.get((group, where))
+                if records is None:
+                    continue
+                records.discard(interface)
+                if records:
+                    continue  # another address of the link still wants the group
+                del self._links[(group, where)]
+            leaves.append(self.transport.leaveGroup(group, where))
+        return leaves
 
     def leave(self, interface: Interface) -> Deferred[None]:
         """Leave the group on C{interface} if joined; a failure (the interface is already
@@ -109,12 +320,18 @@ class GroupMembership:
         if interface not in self._joined:
             return succeed(None)
         self._joined.remove(interface)
-        return self.transport.leaveGroup(SSDP_GROUP, interface.ip).addErrback(lambda _: None)
+        leaves = self._leave(interface)
+        return DeferredList(leaves, consumeErrors=True).addCallback(lambda _: None)
 
     def close(self) -> Deferred[None]:
         """Leave the group on every interface joined, then stop listening."""
-        leaves = [self.transport.leaveGroup(SSDP_GROUP, i.ip) for i in self._joined]
+        leaves = [d for i in self._joined for d in self._leave(i)]
         self._joined.clear()
+        self._links.clear()
         return DeferredList(leaves, consumeErrors=True).addCallback(
             lambda _: close_port(self.transport)
         )
+
+
+class _NotJoined(Exception):
+    """A join that failed (already logged)."""

@@ -17,11 +17,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IMulticastTransport
 
 from ._inbound import DropLog, MessageHandler, SSDPReceiver
-from ._multicast import close_port, send_to_group
+from ._multicast import close_port, listen_multicast, send_to_group
 from ._timers import Timers
 from ._types import ISSDPReactor
-from .lan import Interface
-from .message import SSDP_PORT, SearchRequest, encode
+from .lan import Interface, interface_for, speakers
+from .message import SSDP_HOST, SSDP_HOST6, SSDP_PORT, SearchRequest, encode
 
 
 class Searcher:
@@ -35,8 +35,11 @@ class Searcher:
         ttl: int = 2,
         ssdp_port: int = SSDP_PORT,
         legacy: bool = False,
+        routable: bool = False,
     ) -> None:
         self.reactor = reactor
+        #: search from an IPv6 link's global or ULA address (see L{ssdp_upnp.lan.speakers})
+        self.routable = routable
         # shared with the receivers: what L{add}/L{remove} change, they see
         self.interfaces = interfaces if isinstance(interfaces, list) else list(interfaces)
         self.handler = handler
@@ -49,39 +52,61 @@ class Searcher:
         self._timers = Timers(reactor)
 
     def open(self) -> None:
-        """Open a port on each interface; on failure close what was opened and raise."""
+        """
+        Open a port on each interface that searches (one per IPv6 link: see
+        L{ssdp_upnp.lan.speakers}); on failure close what was opened and raise.
+        """
         try:
-            for interface in self.interfaces:
-                self._open(interface)
+            self._follow()
         except Exception:
             self.close()
             raise
 
     def _open(self, interface: Interface) -> None:
         receiver = SSDPReceiver(self.interfaces, self.drops, self.handler, self.legacy)
-        port = self.reactor.listenMulticast(0, receiver, interface=interface.ip)
+        port = listen_multicast(self.reactor, 0, receiver, interface.host)
         port.setTTL(self.ttl)
         self.ports.append((interface, port))
 
+    def _follow(self) -> None:
+        """Close the ports of records that no longer search, open those of new ones."""
+        wanted = speakers(self.interfaces, self.routable)
+        for entry in [e for e in self.ports if e[0] not in wanted]:
+            self.ports.remove(entry)
+            close_port(entry[1])
+        open_on = [i for i, _ in self.ports]
+        for interface in wanted:
+            if interface not in open_on:
+                self._open(interface)
+
     def add(self, interface: Interface) -> None:
-        """Search on C{interface} too (an interface or address that appeared)."""
+        """
+        Search on C{interface} too (an interface or address that appeared).
+
+        @raise CannotListenError: its port cannot be opened (it is not added).
+        """
         if interface not in self.interfaces:
             self.interfaces.append(interface)
-        self._open(interface)
+        try:
+            self._follow()
+        except Exception:
+            self.interfaces.remove(interface)
+            raise
 
     def remove(self, interface: Interface) -> None:
         """Stop searching on C{interface} (gone)."""
         if interface in self.interfaces:
             self.interfaces.remove(interface)
-        for entry in [e for e in self.ports if e[0] == interface]:
-            self.ports.remove(entry)
-            close_port(entry[1])
+        self._follow()
 
     def search(
         self, targets: Sequence[str], mx: int, repeats: int = 3, spacing: float = 0.5
     ) -> None:
         """Send an M-SEARCH per target on each interface, C{repeats} times C{spacing} apart."""
-        datagrams = [encode(SearchRequest(st=st, mx=mx)) for st in targets]
+        datagrams = {
+            family: [encode(SearchRequest(st=st, mx=mx, host=host)) for st in targets]
+            for family, host in ((4, SSDP_HOST), (6, SSDP_HOST6))
+        }
         for i in range(repeats):
             self.later(i * spacing, self._send, datagrams)
 
@@ -94,10 +119,16 @@ class Searcher:
         holds it; hosts on no subnet of ours are skipped.
         """
         for host in hosts:
-            for interface, port in self.ports:
-                if interface.has_on_link(host):
+            link = interface_for(self.interfaces, host)
+            if link is None:
+                continue
+            # the port of that very address, else the one of its link (IPv6: one per link)
+            ports = sorted(self.ports, key=lambda entry: entry[0] != link)
+            for interface, port in ports:
+                if (interface.family, interface.name) == (link.family, link.name):
+                    named = f"[{host.split('%')[0]}]" if link.family == 6 else host
                     datagrams = [
-                        encode(SearchRequest(st=st, mx=None, host=f"{host}:{self.ssdp_port}"))
+                        encode(SearchRequest(st=st, mx=None, host=f"{named}:{self.ssdp_port}"))
                         for st in targets
                     ]
                     for i in range(repeats):
@@ -115,9 +146,9 @@ class Searcher:
         """Call C{f(*args)} after C{delay} seconds unless L{close} comes first."""
         self._timers.later(delay, f, *args)
 
-    def _send(self, datagrams: list[bytes]) -> None:
+    def _send(self, datagrams: dict[int, list[bytes]]) -> None:
         for interface, port in self.ports:
-            send_to_group(port, interface, datagrams, self.ssdp_port)
+            send_to_group(port, interface, datagrams[interface.family], self.ssdp_port)
 
     def close(self) -> list[Deferred[None]]:
         """Cancel what is scheduled and close the ports; the Deferreds fire when closed."""

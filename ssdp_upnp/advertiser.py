@@ -18,26 +18,29 @@ from email.utils import formatdate
 from typing import Any, cast
 
 from twisted.application.service import Service
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IMulticastTransport, IReactorTime
+from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from ._description_server import DescriptionLimits, DescriptionServer
 from ._inbound import DropLog, Inbound, MessageHandler, SSDPReceiver
-from ._multicast import GroupMembership, send_to_group
+from ._multicast import GroupMembership, any_address, listen_multicast, send_to_group
 from ._ratelimit import RateLimiter
 from ._timers import Timers
 from ._types import ISSDPReactor
 from ._version import SERVER
 from .description import DESCRIPTION_PATH, config_id
 from .errors import ConfigurationError, MessageError
-from .lan import Interface
+from .lan import Interface, speakers
 from .legacy import legacy_header
 from .message import (
     DEFAULT_MAX_AGE,
     NTS,
+    SSDP_HOST,
+    SSDP_HOST6,
     SSDP_PORT,
     Headers,
     Notify,
@@ -123,6 +126,8 @@ class SSDPAdvertiser(SSDPReceiver):
         self.external6: tuple[tuple[str, int], ...] = ()
         #: between L{start_announcing} and L{stop}
         self.announcing = False
+        #: the multicast port of each address family (4 is also C{transport}, its own)
+        self.transports: dict[int, IMulticastTransport] = {}
         #: told of every other message on the port (NOTIFY: the node's own discovery listens
         #: here, so that one socket on 1900 gets both unicast M-SEARCH and NOTIFY)
         self.listeners: list[MessageHandler] = []
@@ -159,6 +164,17 @@ class SSDPAdvertiser(SSDPReceiver):
                 self._send_set(NTS.BYEBYE, interface)
         self._served.pop(interface, None)
 
+    def transport_for(self, family: int) -> IMulticastTransport | None:
+        """The port that sends for C{family}, if open."""
+        transport = self.transports.get(family)
+        if transport is None and family == 4:
+            transport = cast(IMulticastTransport | None, self.transport)
+        return transport
+
+    @property
+    def sending(self) -> bool:
+        return any(self.transport_for(f) is not None for f in (4, 6))
+
     # -- receiving
 
     def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
@@ -186,8 +202,8 @@ class SSDPAdvertiser(SSDPReceiver):
             return
         answers = match_search_target(search.st, self.node.notification_types())
         now = self.clock.seconds()
-        # one answer per search also tells a 0.1.0 client where we are (on this interface)
-        legacy: str | None = interface.ip if self.legacy else None
+        # one answer per search also tells a 0.1.0 client (IPv4 only) where we are
+        legacy: str | None = interface.ip if self.legacy and interface.family == 4 else None
         for answer in answers:
             if len(self._pending) >= self.limits.max_pending:
                 self.drops.drop("too many replies pending", host, port)
@@ -199,7 +215,8 @@ class SSDPAdvertiser(SSDPReceiver):
                 self.drops.drop("total reply rate limit", host, port)
                 return
             delay = self.rng.uniform(0.0, window)
-            self._pending.later(delay, self._reply, answer, location, host, port, legacy)
+            self._pending.later(delay, self._reply, answer, location, host, port, legacy,
+                                interface.family)  # fmt: skip
             legacy = None
 
     def headers(self) -> Headers:
@@ -217,7 +234,7 @@ class SSDPAdvertiser(SSDPReceiver):
         if kept == self.external6:
             return
         self.external6 = kept
-        if self.transport is not None:
+        if self.sending:
             self._send_set(NTS.ALIVE)
 
     def set_external(self, external: tuple[str, int] | None) -> None:
@@ -225,7 +242,7 @@ class SSDPAdvertiser(SSDPReceiver):
         if external == self.external:
             return
         self.external = external
-        if self.transport is not None:
+        if self.sending:
             self._send_set(NTS.ALIVE)
 
     def response_for(
@@ -253,13 +270,20 @@ class SSDPAdvertiser(SSDPReceiver):
         )
 
     def _reply(
-        self, answer: Answer, location: str, host: str, port: int, legacy_ip: str | None
+        self,
+        answer: Answer,
+        location: str,
+        host: str,
+        port: int,
+        legacy_ip: str | None,
+        family: int = 4,
     ) -> None:
-        if self.transport is None:
+        transport = self.transport_for(family)
+        if transport is None:
             return
         try:
             response = encode(self.response_for(answer, location, legacy_ip))
-            self.transport.write(response, (host, port))
+            transport.write(response, (host, port))
         except (OSError, MessageError) as e:
             self.log.warn("cannot answer {host}:{port}: {error}", host=host, port=port, error=e)
             return
@@ -267,8 +291,9 @@ class SSDPAdvertiser(SSDPReceiver):
 
     # -- announcing
 
-    def notify_for(self, nts: NTS, nt: str, location: str | None) -> Notify:
+    def notify_for(self, nts: NTS, nt: str, location: str | None, family: int = 4) -> Notify:
         return Notify(
+            host=SSDP_HOST6 if family == 6 else SSDP_HOST,
             nts=nts,
             nt=nt,
             usn=self.node.usn(nt),
@@ -281,16 +306,20 @@ class SSDPAdvertiser(SSDPReceiver):
         )
 
     def _send_set(self, nts: NTS, only: Interface | None = None) -> None:
-        """Send one set of NOTIFY (one per NT) on every interface (or C{only}) with a LOCATION."""
-        transport = cast(IMulticastTransport | None, self.transport)
-        if transport is None:
-            return
-        for interface in [only] if only is not None else list(self._served):
+        """
+        Send one set of NOTIFY (one per NT) on every interface (or C{only})
+        with a LOCATION: once per IPv6 link, from its link-local address (see
+        L{ssdp_upnp.lan.speakers}).
+        """
+        talking = speakers(self._served)
+        for interface in [only] if only is not None else talking:
             location = self._served.get(interface)
-            if location is None:
+            transport = self.transport_for(interface.family)
+            if location is None or transport is None or interface not in talking:
                 continue
             datagrams = [
-                encode(self.notify_for(nts, nt, location)) for nt in self.node.notification_types()
+                encode(self.notify_for(nts, nt, location, interface.family))
+                for nt in self.node.notification_types()
             ]
             send_to_group(transport, interface, datagrams, self.ssdp_port)
 
@@ -353,6 +382,7 @@ class AdvertiserService(Service):
         limits: AdvertiserLimits = AdvertiserLimits(),
         legacy: bool = True,
         http_limits: DescriptionLimits | None = None,
+        site_scope: bool = True,
     ) -> None:
         if not interfaces:
             raise ConfigurationError("an advertiser needs at least one interface")
@@ -373,13 +403,20 @@ class AdvertiserService(Service):
             node, reactor, self.protocol.on_link, self.protocol.server,
             http_limits or DescriptionLimits(),
         )  # fmt: skip
-        self._group: GroupMembership | None = None
+        self._groups: dict[int, GroupMembership] = {}
         self._http: dict[Interface, IListeningPort] = {}
+        #: join ff05::c too on IPv6 links with a global or ULA address
+        self.site_scope = site_scope
 
     @property
     def locations(self) -> Mapping[str, str]:
         """LOCATION URL by interface address, while running."""
         return self.protocol.locations
+
+    @property
+    def joined(self) -> list[Interface]:
+        """The interfaces on which the SSDP group is joined, IPv4 first."""
+        return [i for f in sorted(self._groups) for i in self._groups[f].joined]
 
     def set_external(self, external: tuple[str, int] | None) -> None:
         """Advertise C{external} (ip, port) as the node's public address (None: none)."""
@@ -391,10 +428,24 @@ class AdvertiserService(Service):
 
     def _serve(self, interface: Interface) -> None:
         """Start the description server on C{interface}, then serve SSDP there."""
-        port = self.reactor.listenTCP(self.http_port, self._site, interface=interface.ip)
+        port = self.reactor.listenTCP(self.http_port, self._site, interface=interface.host)
         self._http[interface] = port
-        address = cast(IPv4Address, port.getHost())
-        self.protocol.serve_on(interface, f"http://{interface.ip}:{address.port}{DESCRIPTION_PATH}")
+        address = cast(IPv4Address | IPv6Address, port.getHost())
+        location = f"http://{interface.url_host}:{address.port}{DESCRIPTION_PATH}"
+        self.protocol.serve_on(interface, location)
+
+    def _open(self, family: int) -> GroupMembership:
+        """The multicast port of C{family} on C{ssdp_port}, opened if it is not yet."""
+        group = self._groups.get(family)
+        if group is not None:
+            return group
+        receiver = self.protocol if family == 4 else _Relay(self.protocol)
+        udp = listen_multicast(self.reactor, self.ssdp_port, receiver, any_address(family),
+                               listen_multiple=True)  # fmt: skip
+        udp.setTTL(self.ttl)
+        self.protocol.transports[family] = udp
+        group = self._groups[family] = GroupMembership(udp, site=self.site_scope)
+        return group
 
     def _unserve(self, interface: Interface) -> None:
         self.protocol.stop_serving(interface)
@@ -406,15 +457,18 @@ class AdvertiserService(Service):
         try:
             for interface in self.interfaces:
                 self._serve(interface)
-            udp = self.reactor.listenMulticast(self.ssdp_port, self.protocol, listenMultiple=True)
+            for family in sorted({i.family for i in self.interfaces}):
+                self._open(family)
         except Exception:
             self._close_http()
+            for group in self._groups.values():
+                group.close()
+            self._groups.clear()
+            self.protocol.transports.clear()
             raise
         super().startService()
-        udp.setTTL(self.ttl)
-        group = self._group = GroupMembership(udp)
-        joins = [group.join(i) for i in self.protocol.interfaces]
-        DeferredList(joins).addCallback(lambda _: self.ready.callback(group.joined))
+        joins = [self._groups[i.family].join(i) for i in self.protocol.interfaces]
+        DeferredList(joins).addCallback(lambda _: self.ready.callback(self.joined))
         self.protocol.start_announcing()
         self.log.info(
             "advertising {product} node {uuid} (network {network}, port {port}, boot id"
@@ -433,16 +487,17 @@ class AdvertiserService(Service):
         interfaces (or addresses) that are gone; serve, join and announce on new ones.
         """
         self.interfaces = list(current)
-        group = self._group
-        if group is None:
+        if not self.running:
             return
         for interface in [i for i in self.protocol.interfaces if i not in current]:
             self._unserve(interface)
-            group.leave(interface)
+            if interface.family in self._groups:
+                self._groups[interface.family].leave(interface)
             self.log.info("no longer advertising on {name} ({ip})", name=interface.name,
                           ip=interface.ip)  # fmt: skip
         for interface in [i for i in current if i not in self.protocol.interfaces]:
             try:
+                group = self._open(interface.family)
                 self._serve(interface)
             except CannotListenError as e:
                 self.log.error("cannot serve the description on {ip}: {error}",
@@ -462,9 +517,20 @@ class AdvertiserService(Service):
     def stopService(self) -> Deferred[None]:
         super().stopService()
         self.protocol.stop()
-        closing: list[Deferred[Any]] = []
-        group, self._group = self._group, None
-        if group is not None:
-            closing.append(group.close())
+        closing: list[Deferred[Any]] = [group.close() for group in self._groups.values()]
+        self._groups.clear()
+        self.protocol.transports.clear()
         closing.extend(self._close_http())
         return gatherResults(closing).addCallback(lambda _: None)
+
+
+class _Relay(DatagramProtocol):
+    """The protocol of the advertiser's IPv6 port: its datagrams go the advertiser's way."""
+
+    noisy = False
+
+    def __init__(self, advertiser: SSDPAdvertiser) -> None:
+        self.advertiser = advertiser
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.advertiser.datagramReceived(datagram, addr)

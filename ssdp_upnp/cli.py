@@ -46,8 +46,17 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def families(args: argparse.Namespace) -> tuple[int, ...]:
+    """The address families the command line asks for."""
+    if getattr(args, "ipv4_only", False):
+        return (4,)
+    if getattr(args, "ipv6_only", False):
+        return (6,)
+    return (4, 6)
+
+
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
-    return lan_interfaces(args.interface or [], args.exclude_interface or [])
+    return lan_interfaces(args.interface or [], args.exclude_interface or [], families(args))
 
 
 def _arg(check: Callable[[str], T]) -> Callable[[str], T]:
@@ -115,13 +124,18 @@ def parser() -> argparse.ArgumentParser:
             "--interface",
             "-i",
             action="append",
-            help="interface name or IPv4 address (repeatable; default: all LAN)",
+            help="interface name or address (repeatable; default: all LAN)",
         )
         p.add_argument(
             "--exclude-interface",
             action="append",
-            help="interface name or IPv4 address never to use (repeatable)",
+            help="interface name or address never to use (repeatable)",
         )
+        family = p.add_mutually_exclusive_group()
+        family.add_argument("--ipv4-only", action="store_true",
+                            help="use IPv4 only (default: IPv4 and IPv6)")  # fmt: skip
+        family.add_argument("--ipv6-only", action="store_true",
+                            help="use IPv6 only (default: IPv4 and IPv6)")  # fmt: skip
         p.add_argument("--timeout", type=_seconds("--timeout", 0, 3600, zero=timeout == 0),
                        default=timeout, help="seconds to wait")  # fmt: skip
         p.add_argument(

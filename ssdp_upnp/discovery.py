@@ -27,7 +27,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from ._inbound import DropLog, Inbound, SSDPReceiver
-from ._multicast import GroupMembership
+from ._multicast import GroupMembership, any_address, listen_multicast
 from ._searcher import Searcher
 from ._types import ISSDPReactor
 from .errors import ConfigurationError
@@ -97,6 +97,7 @@ class DiscoveryService(Service):
         max_peers: int = 1024,
         legacy: bool = True,
         flap_interval: float = 60.0,
+        site_scope: bool = True,
     ) -> None:
         if not interfaces:
             raise ConfigurationError("discovery needs at least one interface")
@@ -132,7 +133,9 @@ class DiscoveryService(Service):
         self.searcher = Searcher(reactor, self.interfaces, self.message_received, self.drops,
                                  ttl=ttl, ssdp_port=ssdp_port, legacy=legacy)  # fmt: skip
         self._observers: list[PeerObserver] = []
-        self._notify_group: GroupMembership | None = None
+        self._notify_groups: dict[int, GroupMembership] = {}
+        #: also join ff05::c on IPv6 links with a global or ULA address
+        self.site_scope = site_scope
         self._expiry: IDelayedCall | None = None
         self._waiters: list[tuple[Callable[[Peer], bool], Deferred[Peer]]] = []
 
@@ -180,18 +183,21 @@ class DiscoveryService(Service):
             return
         for interface in [i for i in self.interfaces if i not in current]:
             self.searcher.remove(interface)
-            if self._notify_group is not None:
-                self._notify_group.leave(interface)
+            if interface.family in self._notify_groups:
+                self._notify_groups[interface.family].leave(interface)
         added = [i for i in current if i not in self.interfaces]
         for interface in added:
             try:
                 self.searcher.add(interface)
-            except CannotListenError as e:
-                self.interfaces.remove(interface)
+            except CannotListenError as e:  # the searcher has dropped it
                 self.log.error("cannot search on {ip}: {error}", ip=interface.ip, error=e)
                 continue
-            if self._notify_group is not None:
-                self._notify_group.join(interface)
+            if self.listen_notify:
+                try:
+                    self._notify_group(interface.family).join(interface)
+                except CannotListenError as e:
+                    self.log.error("cannot hear NOTIFY on {ip}: {error}", ip=interface.ip,
+                                   error=e)  # fmt: skip
         if added:
             self.search()
 
@@ -206,16 +212,15 @@ class DiscoveryService(Service):
         self.searcher.open()
         try:
             if self.listen_notify:
-                receiver = SSDPReceiver(self.interfaces, self.drops, self.message_received)
-                port = self.reactor.listenMulticast(self.ssdp_port, receiver, listenMultiple=True)
-                self._notify_group = GroupMembership(port)
+                for family in sorted({i.family for i in self.interfaces}):
+                    self._notify_group(family)
         except Exception:
             self._close_ports()
             raise
         super().startService()
-        if self._notify_group is not None:
+        if self.listen_notify:
             for interface in self.interfaces:
-                self._notify_group.join(interface)
+                self._notify_groups[interface.family].join(interface)
         self.search()
         if self.search_interval is not None:
             self.searcher.later(self.search_interval, self._search_again)
@@ -223,7 +228,7 @@ class DiscoveryService(Service):
             "searching for {product} nodes of network {network} on {interfaces}",
             product=self.product,
             network=self.network,
-            interfaces=[i.ip for i in self.interfaces],
+            interfaces=[i.host for i in self.interfaces],
         )
 
     def stopService(self) -> Deferred[None]:
@@ -238,11 +243,20 @@ class DiscoveryService(Service):
 
     # -- internals
 
+    def _notify_group(self, family: int) -> GroupMembership:
+        """The port of C{family} on C{ssdp_port} that hears NOTIFY, opened if not yet."""
+        group = self._notify_groups.get(family)
+        if group is None:
+            receiver = SSDPReceiver(self.interfaces, self.drops, self.message_received)
+            port = listen_multicast(self.reactor, self.ssdp_port, receiver,
+                                    any_address(family), listen_multiple=True)  # fmt: skip
+            group = self._notify_groups[family] = GroupMembership(port, site=self.site_scope)
+        return group
+
     def _close_ports(self) -> list[Deferred[None]]:
         closing = self.searcher.close()
-        notify, self._notify_group = self._notify_group, None
-        if notify is not None:
-            closing.append(notify.close())
+        closing.extend(group.close() for group in self._notify_groups.values())
+        self._notify_groups.clear()
         return closing
 
     def _search_again(self) -> None:

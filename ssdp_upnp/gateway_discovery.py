@@ -102,7 +102,8 @@ class _Search:
         self.probes: dict[str, Deferred[Gateway]] = {}
         self.answers_over = False
         self.drops = DropLog(log, reactor)
-        self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops)
+        self.searcher = Searcher(reactor, self.interfaces, self._message, self.drops,
+                                 routable=True)  # fmt: skip
 
     def start(self) -> Deferred[Gateway]:
         self.searcher.open()
@@ -130,13 +131,21 @@ class _Search:
             return
         location = message.location
         parts = urlsplit(location)
-        if parts.scheme != "http" or parts.hostname != host:
+        if parts.scheme != "http" or parts.hostname != host.split("%")[0]:
             self.drops.drop("LOCATION not on the answering host", host, port, detail=location)
+            return
+        if "%" in host:
+            # a zone names one of our interfaces: no URL can carry it to the HTTP client
+            self.drops.drop("link-local LOCATION", host, port, detail=location)
             return
         if location in self.seen:
             return
         self.seen.add(location)
         local = interface_for(self.interfaces, host) or interface
+        if local.family == 6:
+            # port mappings are IPv4: InternalClient is our IPv4 address on that link, if any
+            local = next((i for i in self.interfaces if i.family == 4 and i.name == local.name),
+                         local)  # fmt: skip
         probe = Deferred.fromCoroutine(
             probe_gateway(self.reactor, self.http, location, local.ip, self.timeout)
         )

@@ -23,46 +23,97 @@ import ifaddr
 from .errors import NoInterfaceError
 from .mapping import is_public_ipv6
 
+#: Address families a node can run SSDP on.
+FAMILIES = (4, 6)
+
 
 @dataclass(frozen=True)
 class Interface:
-    """One IPv4 address of a network interface, with its subnet."""
+    """
+    One address of a network interface, with its subnet: IPv4, or IPv6 with
+    the interface's index (its scope, which link-local addresses need).
+    """
 
     name: str
-    address: ipaddress.IPv4Interface
+    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface
+    index: int = 0
 
     @property
     def ip(self) -> str:
+        """The address alone (no zone)."""
         return str(self.address.ip)
+
+    @property
+    def family(self) -> int:
+        return self.address.version
 
     @property
     def is_loopback(self) -> bool:
         return self.address.ip.is_loopback
 
+    @property
+    def is_link_local(self) -> bool:
+        return self.address.ip.is_link_local
+
+    @property
+    def host(self) -> str:
+        """The address to bind and send from: a link-local IPv6 one with its zone."""
+        if self.family == 6 and self.is_link_local:
+            return f"{self.ip}%{self.name}"
+        return self.ip
+
+    @property
+    def url_host(self) -> str:
+        """
+        The address as a URL writes it: an IPv6 one in brackets and without its
+        zone (a zone names an interface of this host, which means nothing to
+        the receiver; it adds the zone of the interface it heard us on).
+        """
+        return f"[{self.ip}]" if self.family == 6 else self.ip
+
     def has_on_link(self, host: str) -> bool:
-        """True if C{host} is an IPv4 address on this interface's subnet."""
+        """
+        True if C{host} is on this interface's link: an IPv4 address on its
+        subnet; an IPv6 address inside its prefix, or, for a link-local
+        interface, a link-local address whose zone is this interface.
+        """
+        if self.family == 4:
+            try:
+                return ipaddress.IPv4Address(host) in self.address.network
+            except ValueError:
+                return False
+        address, _, zone = host.partition("%")
         try:
-            return ipaddress.IPv4Address(host) in self.address.network
+            ip = ipaddress.IPv6Address(address)
         except ValueError:
             return False
+        if ip.is_link_local:
+            return self.is_link_local and zone in (self.name, str(self.index))
+        return not self.is_link_local and ip in self.address.network
 
     @classmethod
-    def parse(cls, name: str, cidr: str) -> Interface:
-        """C{Interface.parse("eth0", "198.51.100.11/24")}."""
-        return cls(name, ipaddress.IPv4Interface(cidr))
+    def parse(cls, name: str, cidr: str, index: int = 0) -> Interface:
+        """C{Interface.parse("eth0", "198.51.100.11/24")}, C{("eth0", "fe80::1/64", 2)}."""
+        address = ipaddress.ip_interface(cidr)
+        if isinstance(address, ipaddress.IPv6Interface) and address.ip.scope_id:
+            raise ValueError(f"{cidr}: give the interface index, not a zone")
+        return cls(name, address, index)
 
 
 def system_interfaces() -> list[Interface]:
-    """Every IPv4 address of every interface of this host (network namespace)."""
+    """Every IPv4 and IPv6 address of every interface of this host (network namespace)."""
     found = []
     for adapter in ifaddr.get_adapters():
+        index = getattr(adapter, "index", None) or 0
         for ip in adapter.ips:
-            if isinstance(ip.ip, str):
-                try:
-                    address = ipaddress.IPv4Interface(f"{ip.ip}/{ip.network_prefix}")
-                except ValueError:
-                    continue
-                found.append(Interface(adapter.nice_name, address))
+            raw = (ip.ip if isinstance(ip.ip, str) else ip.ip[0]).split("%")[0]
+            try:
+                address = ipaddress.ip_interface(f"{raw}/{ip.network_prefix}")
+            except ValueError:
+                continue
+            found.append(
+                Interface(adapter.nice_name, address, index if address.version == 6 else 0)
+            )
     return found
 
 
@@ -81,17 +132,24 @@ class Skipped:
 
 
 def skip_reason(interface: Interface, point_to_point: Collection[str] = ()) -> str | None:
-    """Why C{interface} is not a LAN to run SSDP on by default, or None if it is one."""
+    """
+    Why C{interface} is not a LAN to run SSDP on by default, or None if it is
+    one. A public IPv4 address is skipped (a router's WAN side, a VPS); a
+    global IPv6 address is what LAN hosts have, and is used (but see
+    L{choose_interfaces}: not on an interface whose IPv4 address is public).
+    """
     ip = interface.address.ip
     if interface.is_loopback:
         return "loopback"
-    if ip.is_link_local:
+    if interface.family == 4 and ip.is_link_local:
         return "link-local only"
+    if ip.is_multicast or ip.is_unspecified or getattr(ip, "ipv4_mapped", None):
+        return "not a unicast address"
     if VIRTUAL_NAMES.match(interface.name):
         return "a container bridge or a tunnel, by its name"
     if interface.name in point_to_point:
         return "a point-to-point link"
-    if ip.is_global:
+    if interface.family == 4 and ip.is_global:
         return "a public address (SSDP stays on LANs: a router's WAN side, a VPS)"
     return None
 
@@ -101,45 +159,53 @@ def choose_interfaces(
     wanted: Iterable[str] = (),
     exclude: Iterable[str] = (),
     point_to_point: Collection[str] = (),
+    families: Collection[int] = FAMILIES,
 ) -> tuple[list[Interface], list[Skipped]]:
     """
     Choose the interfaces to run SSDP on, and say why the others are not.
 
-    @param wanted: interface names or IPv4 addresses, used whatever they are;
-        empty means every LAN interface (see L{skip_reason}), or loopback when
-        there is nothing else (a host with no LAN, a test namespace).
+    @param wanted: interface names or addresses, used whatever they are;
+        empty means every LAN interface (see L{skip_reason}), or IPv4 loopback
+        when there is nothing else (a host with no LAN, a test namespace).
     @param exclude: names or addresses never used.
+    @param families: the address families to use (4, 6 or both).
     @raise NoInterfaceError: a wanted name or address is not on this host, or
-        there is no IPv4 interface at all.
+        there is no interface of these families at all.
     """
     wanted, exclude = list(wanted), set(exclude)
-    skipped: list[Skipped] = []
+    kinds = " or ".join(f"IPv{f}" for f in sorted(families))
+    skipped = [Skipped(i, f"IPv{i.family} not used") for i in available if i.family not in families]
+    available = [i for i in available if i.family in families]
     if wanted:
         chosen: list[Interface] = []
         for want in wanted:
-            matches = [i for i in available if want in (i.name, i.ip)]
+            matches = [i for i in available if want in (i.name, i.ip, i.host)]
             if not matches:
                 names = ", ".join(f"{i.name} ({i.ip})" for i in available) or "none"
-                raise NoInterfaceError(f"no IPv4 interface {want!r}; this host has: {names}")
+                raise NoInterfaceError(f"no {kinds} interface {want!r}; this host has: {names}")
             chosen.extend(m for m in matches if m not in chosen)
-        reason: str | None = "not asked for"
+        skipped.extend(Skipped(i, "not asked for") for i in available if i not in chosen)
     else:
+        # an interface with a public IPv4 address and no private one faces the internet
+        public = {i.name for i in available if skip_reason(i, point_to_point) and i.family == 4
+                  and i.address.ip.is_global}  # fmt: skip
+        public -= {i.name for i in available if i.family == 4 and not skip_reason(i)}
         chosen = []
         for interface in available:
             reason = skip_reason(interface, point_to_point)
+            if reason is None and interface.family == 6 and interface.name in public:
+                reason = "its IPv4 address is public (SSDP stays on LANs)"
             if reason is None:
                 chosen.append(interface)
             else:
                 skipped.append(Skipped(interface, reason))
         if not chosen:
-            chosen = [s.interface for s in skipped if s.interface.is_loopback]
+            chosen = [s.interface for s in skipped if s.interface.is_loopback
+                      and s.interface.family == 4]  # fmt: skip
             skipped = [s for s in skipped if s.interface not in chosen]
         if not chosen:
-            raise NoInterfaceError("this host has no IPv4 interface")
-        reason = None
-    if reason is not None:
-        skipped = [Skipped(i, reason) for i in available if i not in chosen]
-    excluded = [i for i in chosen if i.name in exclude or i.ip in exclude]
+            raise NoInterfaceError(f"this host has no {kinds} interface to run SSDP on")
+    excluded = [i for i in chosen if exclude & {i.name, i.ip, i.host}]
     chosen = [i for i in chosen if i not in excluded]
     skipped.extend(Skipped(i, "excluded") for i in excluded)
     if not chosen:
@@ -148,10 +214,13 @@ def choose_interfaces(
 
 
 def select_interfaces(
-    available: Sequence[Interface], wanted: Iterable[str] = (), exclude: Iterable[str] = ()
+    available: Sequence[Interface],
+    wanted: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    families: Collection[int] = FAMILIES,
 ) -> list[Interface]:
     """The interfaces L{choose_interfaces} chooses (without the reasons for the others)."""
-    return choose_interfaces(available, wanted, exclude)[0]
+    return choose_interfaces(available, wanted, exclude, families=families)[0]
 
 
 def point_to_point_links(root: str = "/sys/class/net") -> set[str]:
@@ -172,15 +241,20 @@ def point_to_point_links(root: str = "/sys/class/net") -> set[str]:
 
 
 def lan_choice(
-    wanted: Iterable[str] = (), exclude: Iterable[str] = ()
+    wanted: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    families: Collection[int] = FAMILIES,
 ) -> tuple[list[Interface], list[Skipped]]:
     """L{choose_interfaces} over this host's interfaces."""
-    return choose_interfaces(system_interfaces(), wanted, exclude, point_to_point_links())
+    return choose_interfaces(system_interfaces(), wanted, exclude, point_to_point_links(),
+                             families)  # fmt: skip
 
 
-def lan_interfaces(wanted: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[Interface]:
+def lan_interfaces(
+    wanted: Iterable[str] = (), exclude: Iterable[str] = (), families: Collection[int] = FAMILIES
+) -> list[Interface]:
     """The interfaces of this host to run SSDP on (see L{choose_interfaces})."""
-    return lan_choice(wanted, exclude)[0]
+    return lan_choice(wanted, exclude, families)[0]
 
 
 class FollowsInterfaces(Protocol):
@@ -218,6 +292,29 @@ class LANInterfaces:
         for follower in list(self.followers):
             follower.update_interfaces(now)
         return True
+
+
+def speakers(interfaces: Iterable[Interface], routable: bool = False) -> list[Interface]:
+    """
+    The interfaces that send multicast (NOTIFY, M-SEARCH): every IPv4 one, and
+    one per IPv6 link: its link-local address (what a message to ff02::c goes
+    from, so the LOCATION it names is its sender), or its first address when
+    it has none. With C{routable}, a link's first global or ULA address comes
+    first (a gateway search: miniupnpd answers a link-local asker from its
+    link-local address with a global LOCATION, a global asker from its global
+    one). A reply goes out on the record that matched its asker.
+    """
+    interfaces = list(interfaces)
+    chosen = []
+    for interface in interfaces:
+        if interface.family == 4:
+            chosen.append(interface)
+            continue
+        link = [i for i in interfaces if i.family == 6 and i.name == interface.name]
+        preferred = [i for i in link if i.is_link_local != routable]
+        if interface == (preferred[0] if preferred else link[0]):
+            chosen.append(interface)
+    return chosen
 
 
 def interface_for(interfaces: Iterable[Interface], host: str) -> Interface | None:

@@ -27,6 +27,12 @@ from .errors import (
 SSDP_GROUP = "239.255.255.250"
 SSDP_PORT = 1900
 SSDP_HOST = f"{SSDP_GROUP}:{SSDP_PORT}"
+#: The IPv6 groups: link-local (every LAN) and site-local scope.
+SSDP_GROUP6 = "ff02::c"
+SSDP_SITE_GROUP6 = "ff05::c"
+SSDP_HOST6 = f"[FF02::C]:{SSDP_PORT}"
+SSDP_SITE_HOST6 = f"[FF05::C]:{SSDP_PORT}"
+_GROUP_HOSTS = frozenset(h.lower() for h in (SSDP_HOST, SSDP_HOST6, SSDP_SITE_HOST6))
 SSDP_DISCOVER = '"ssdp:discover"'
 
 #: Hard limits. A datagram over MAX_DATAGRAM_SIZE is refused before any
@@ -68,8 +74,8 @@ class SearchRequest:
 
     @property
     def is_multicast(self) -> bool:
-        """True if HOST names the SSDP multicast group (the only way to tell without PKTINFO)."""
-        return self.host.strip() == SSDP_HOST
+        """True if HOST names an SSDP multicast group (the only way to tell without PKTINFO)."""
+        return self.host.strip().lower() in _GROUP_HOSTS
 
 
 @dataclass(frozen=True)

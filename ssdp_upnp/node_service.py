@@ -34,6 +34,7 @@ from .discovery import DiscoveryService
 from .errors import ConfigurationError
 from .forward import Forward
 from .lan import (
+    FAMILIES,
     FollowsInterfaces,
     Interface,
     LANInterfaces,
@@ -66,6 +67,9 @@ class NodeConfig:
         UPnP IGD: L{ssdp_upnp.nat_ladder}), C{pcp}, C{natpmp} or C{upnp}.
     @ivar ipv6: open each forward on the IPv6 firewall too, for every public
         IPv6 address of the interfaces in use (PCP, else IGD2 pinholes).
+    @ivar families: the address families SSDP runs on: C{(4, 6)} (default),
+        C{(4,)} or C{(6,)}. IPv6 SSDP uses ff02::c on every chosen link.
+    @ivar site_scope: also hear ff05::c on IPv6 links with a global or ULA address.
     @ivar legacy: answer ssdp-upnp 0.1.0 clients and find 0.1.0 servers
         (L{ssdp_upnp.legacy}), so that a network upgraded node by node stays one.
     """
@@ -96,6 +100,8 @@ class NodeConfig:
     legacy: bool = True
     max_peers: int = 1024
     limits: AdvertiserLimits = AdvertiserLimits()
+    families: tuple[int, ...] = FAMILIES
+    site_scope: bool = True
 
     def __post_init__(self) -> None:
         check_product(self.product)
@@ -112,6 +118,10 @@ class NodeConfig:
         if self.gateway_url is not None and not self.gateway_url.startswith("http://"):
             raise ConfigurationError(f"gateway URL {self.gateway_url!r} is not an http:// URL")
         object.__setattr__(self, "nat_method", check_method(self.nat_method))
+        families = tuple(sorted(set(self.families)))
+        if not families or not set(families) <= set(FAMILIES):
+            raise ConfigurationError(f"address families {self.families!r}: use 4, 6 or both")
+        object.__setattr__(self, "families", families)
 
     def state_path(self) -> Path:
         if self.state_file:
@@ -155,14 +165,16 @@ class NodeService(MultiService):
         self.reactor = reactor = reactor if reactor is not None else global_reactor()
         self.http = http
         if interfaces is None:
-            chosen, skipped = lan_choice(config.interfaces, config.exclude_interfaces)
+            chosen, skipped = lan_choice(config.interfaces, config.exclude_interfaces,
+                                         config.families)  # fmt: skip
             self.log.info(
                 "running on {chosen}{skipped}",
                 chosen=", ".join(f"{i.name} ({i.ip})" for i in chosen),
                 skipped="".join(f"; skipping {s.interface.name} ({s.interface.ip}): {s.reason}"
                                 for s in skipped),
             )  # fmt: skip
-        read = interfaces or (lambda: lan_interfaces(config.interfaces, config.exclude_interfaces))
+        read = interfaces or (lambda: lan_interfaces(config.interfaces, config.exclude_interfaces,
+                                                     config.families))  # fmt: skip
         self.lan = LANInterfaces(read)
         self.node: NodeInfo | None = None
         self.boot_id: int | None = None
@@ -182,7 +194,7 @@ class NodeService(MultiService):
             self.advertiser = AdvertiserService(
                 self.node, state.boot_id, reactor, self.lan.current, http_port=config.http_port,
                 max_age=config.max_age, ttl=config.ttl, rng=rng, legacy=config.legacy,
-                limits=config.limits,
+                limits=config.limits, site_scope=config.site_scope,
             )  # fmt: skip
             self._add(self.advertiser)
         if config.discover:
@@ -194,7 +206,7 @@ class NodeService(MultiService):
                 exclude=[*own, *config.exclude], mx=config.mx,
                 search_interval=config.search_interval, ttl=config.ttl, rng=rng,
                 legacy=config.legacy, listen_notify=self.advertiser is None,
-                max_peers=config.max_peers,
+                max_peers=config.max_peers, site_scope=config.site_scope,
             )  # fmt: skip
             if self.advertiser is not None:
                 self.advertiser.protocol.listeners.append(self.discovery.message_received)

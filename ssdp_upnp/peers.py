@@ -39,6 +39,11 @@ class Peer:
     port it advertises, so C{(host, port)} is where to connect. C{expires} is
     in the reactor's time (C{IReactorTime.seconds()}).
 
+    A node heard over IPv4 and IPv6 is one peer: C{addresses} lists every
+    address its messages came from (at most one per family, IPv4 first), and
+    C{host} is the first. An IPv6 link-local address carries its zone
+    (C{fe80::1%eth0}), which connecting to it needs.
+
     A C{legacy} peer is an ssdp-upnp 0.1.0 node: it has no uuid (C{""}), no
     boot id and never says byebye; it is known by its address (L{key}).
     """
@@ -59,15 +64,35 @@ class Peer:
     #: its public IPv6 addresses and ports (pinholes), if it advertises any
     external6: tuple[tuple[str, int], ...] = ()
     legacy: bool = False
+    addresses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.host not in self.addresses:  # made with a host alone (or replaced with another)
+            object.__setattr__(self, "addresses", (self.host,))
 
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
 
+    def with_address(self, host: str) -> Peer:
+        """This peer with C{host} among its addresses, IPv4 first."""
+        addresses = sorted((*self.addresses, host), key=family)
+        return replace(self, host=addresses[0], addresses=tuple(addresses))
+
+    def without_address(self, host: str) -> Peer:
+        """This peer without C{host} (it keeps at least one address)."""
+        addresses = tuple(a for a in self.addresses if a != host) or self.addresses
+        return replace(self, host=addresses[0], addresses=addresses)
+
     @property
     def key(self) -> str:
         """What the peer table knows it by: its uuid, or a 0.1.0 node's address."""
         return f"legacy:{self.host}:{self.port}" if self.legacy else self.uuid
+
+
+def family(host: str) -> int:
+    """The address family of a host address: 4 or 6."""
+    return 6 if ":" in host else 4
 
 
 @dataclass(frozen=True)
@@ -295,21 +320,36 @@ class PeerTable:
         old = self._peers.get(peer.key)
         if old is None:
             return self._admit(peer)
-        if peer.host != old.host:
-            return self._contest(old, peer, now)
+        if peer.host not in old.addresses:
+            if peer.legacy or any(family(a) == family(peer.host) for a in old.addresses):
+                return self._contest(old, peer, now)
+            # the same node heard over its other address family: one peer, both addresses
+            grown = old.with_address(peer.host)
+            self._move_source(old, grown)
+            self._put(grown)
+            old = grown
         self._contested.pop(peer.key, None)  # its own address answered: any claim is void
         if old.boot_id is not None and peer.boot_id is not None and old.boot_id != peer.boot_id:
             reason = RemovalReason.RESTARTED
-        elif (old.host, old.port, old.node_id, old.external, old.external6) != (
-            peer.host, peer.port, peer.node_id, peer.external, peer.external6,
+        elif (old.port, old.node_id, old.external, old.external6) != (
+            peer.port, peer.node_id, peer.external, peer.external6,
         ):  # fmt: skip
             reason = RemovalReason.CHANGED
         else:
             if expires > old.expires:
                 self._put(replace(old, expires=expires))
             return []
+        peer = replace(peer, host=old.host, addresses=old.addresses)
         self._put(peer)
         return [PeerRemoved(old, reason), PeerAdded(peer)]
+
+    def _move_source(self, old: Peer, new: Peer) -> None:
+        """Count C{new} against its own first address instead of C{old}'s."""
+        if old.host != new.host:
+            self._by_source[old.host] -= 1
+            if self._by_source[old.host] <= 0:
+                del self._by_source[old.host]
+            self._by_source[new.host] += 1
 
     def _admit(self, peer: Peer) -> list[PeerEvent]:
         """A new peer: taken unless its source has its share or the table is full."""
@@ -355,8 +395,14 @@ class PeerTable:
         peer = self._peers.get(departure.uuid)
         if peer is None:
             return []
-        if departure.host is not None and departure.host != peer.host:
+        if departure.host is not None and departure.host not in peer.addresses:
             return self._contest(peer, None, now)
+        if departure.host is not None and len(peer.addresses) > 1:
+            # it leaves one address family (an address gone): it stays a peer by the other
+            shrunk = peer.without_address(departure.host)
+            self._move_source(peer, shrunk)
+            self._put(shrunk)
+            return []
         self._remove(peer)
         return [PeerRemoved(peer, RemovalReason.BYEBYE)]
 

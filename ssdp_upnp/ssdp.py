@@ -317,11 +317,12 @@ class Server(_Runner):
         node_id: str | None = None,
         max_age: int = 1800,
         legacy: bool = True,
+        families: Sequence[int] = (4, 6),
     ) -> None:
         super().__init__()
         self.config = NodeConfig(
             product, network, port, node_id=node_id, state_file=state_file, max_age=max_age,
-            discover=False, legacy=legacy,
+            discover=False, legacy=legacy, families=tuple(families),
         )  # fmt: skip
         self.interfaces = interfaces
         self.node: NodeInfo | None = None
@@ -332,17 +333,60 @@ class Server(_Runner):
         return service
 
 
+#: Seconds a peer first heard over IPv6 waits for its IPv4 address before the queue has it.
+SETTLE = 1.0
+
+
 class _QueueObserver:
-    def __init__(self, added: queue_module.Queue[Any], removed: queue_module.Queue[Any] | None):
+    """
+    Puts each peer's C{(host, port)} into the queue: its IPv4 address when it
+    has one, so a peer first heard over IPv6 waits L{SETTLE} seconds for its
+    IPv4 one (both families announce at once) when discovery runs on both.
+    """
+
+    def __init__(
+        self,
+        added: queue_module.Queue[Any],
+        removed: queue_module.Queue[Any] | None,
+        discovery: DiscoveryService | None = None,
+    ):
         self.added = added
         self.removed = removed
+        self.discovery = discovery
+        self._given: dict[str, tuple[str, int]] = {}  # what the queue has, by peer key
+        self._waiting: dict[str, Any] = {}
 
     def peer_added(self, peer: Peer) -> None:
-        self.added.put((peer.host, peer.port))
+        discovery = self.discovery
+        if (
+            discovery is not None
+            and ":" in peer.host
+            and any(i.family == 4 for i in discovery.interfaces)
+        ):
+            self._waiting[peer.key] = discovery.clock.callLater(SETTLE, self._settled, peer.key)
+            return
+        self._put(peer)
+
+    def _settled(self, key: str) -> None:
+        self._waiting.pop(key, None)
+        assert self.discovery is not None
+        peer = self.discovery.table.get(key)
+        if peer is not None:
+            self._put(peer)
+
+    def _put(self, peer: Peer) -> None:
+        self._given[peer.key] = peer.address
+        self.added.put(peer.address)
 
     def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
-        if self.removed is not None and reason is not RemovalReason.STOPPED:
-            self.removed.put((peer.host, peer.port))
+        waiting = self._waiting.pop(peer.key, None)
+        if waiting is not None:
+            waiting.cancel()
+            if reason is RemovalReason.STOPPED:
+                return
+        given = self._given.pop(peer.key, peer.address)
+        if self.removed is not None and reason is not RemovalReason.STOPPED and waiting is None:
+            self.removed.put(given)
 
 
 class Client(_Runner):
@@ -367,11 +411,12 @@ class Client(_Runner):
         search_interval: float = 60.0,
         exclude: Sequence[str] = (),
         legacy: bool = True,
+        families: Sequence[int] = (4, 6),
     ) -> None:
         super().__init__()
         self.config = NodeConfig(
             product, network, advertise=False, search_interval=search_interval,
-            exclude=tuple(exclude), legacy=legacy,
+            exclude=tuple(exclude), legacy=legacy, families=tuple(families),
         )  # fmt: skip
         self.queue: queue_module.Queue[Any] = queue if queue is not None else queue_module.Queue()
         self.removed = removed
@@ -381,7 +426,7 @@ class Client(_Runner):
     def _make_service(self, reactor: ISSDPReactor) -> IService:
         service = NodeService(self.config, reactor, interfaces=_given(self.interfaces))
         assert service.discovery is not None
-        service.discovery.observe(_QueueObserver(self.queue, self.removed))
+        service.discovery.observe(_QueueObserver(self.queue, self.removed, service.discovery))
         self.discovery = service.discovery
         return service
 

@@ -91,6 +91,10 @@ class Options(usage.Options):
         ["no-advertise", None, "Only discover peers."],
         ["no-discover", None, "Only advertise this node."],
         ["no-ipv6", None, "Open no IPv6 pinholes for the forwards (on by default)."],
+        ["ipv4-only", None, "Run SSDP over IPv4 only (default: IPv4 and IPv6)."],
+        ["ipv6-only", None, "Run SSDP over IPv6 only (ff02::c; default: IPv4 and IPv6)."],
+        ["no-site-scope", None,
+         "Do not hear ff05::c on IPv6 links with a global or ULA address (heard by default)."],
         ["no-legacy", None,
          "Neither answer nor find ssdp-upnp 0.1.0 nodes (on by default, for mixed networks)."],
     ]  # fmt: skip
@@ -102,13 +106,13 @@ class Options(usage.Options):
         self["forwards"] = []
 
     def opt_interface(self, value: str) -> None:
-        """An interface name or IPv4 address to run on (repeatable; default: all LAN ones)."""
+        """An interface name or address to run on (repeatable; default: all LAN ones)."""
         self["interfaces"].append(value)
 
     opt_i = opt_interface
 
     def opt_exclude_interface(self, value: str) -> None:
-        """An interface name or IPv4 address never to run on (repeatable)."""
+        """An interface name or address never to run on (repeatable)."""
         self["exclude-interfaces"].append(value)
 
     def opt_forward(self, value: str) -> None:
@@ -123,6 +127,9 @@ class Options(usage.Options):
             raise usage.UsageError("--product is required, e.g. --product blockchain")
         if self["no-advertise"] and self["no-discover"] and not self["forwards"]:
             raise usage.UsageError("--no-advertise and --no-discover leave nothing to run")
+        if self["ipv4-only"] and self["ipv6-only"]:
+            raise usage.UsageError("--ipv4-only and --ipv6-only leave no address family")
+        families = (4,) if self["ipv4-only"] else (6,) if self["ipv6-only"] else (4, 6)
         url = self["gateway-url"]
         if url is not None and not url.startswith("http://"):
             raise usage.UsageError(f"--gateway-url {url!r} is not an http:// URL")
@@ -139,7 +146,8 @@ class Options(usage.Options):
                 lease=self["lease"], check_interval=self["check-interval"], gateway_url=url,
                 nat_method=self["nat-method"], ipv6=not self["no-ipv6"],
                 rescan_interval=self["rescan-interval"], legacy=not self["no-legacy"],
-                max_peers=self["max-peers"],
+                max_peers=self["max-peers"], families=families,
+                site_scope=not self["no-site-scope"],
                 limits=AdvertiserLimits(
                     replies_per_second=self["replies-per-second"],
                     reply_burst=2 * self["replies-per-second"],

@@ -62,7 +62,7 @@ def test_table() -> None:
         (["peers", "--product", "b", "--wanted", "0"], "--wanted must be in 1..1024"),
         (["advertise", "--product", "b", "--port", "8048", "--uuid", "nope"], "not a uuid"),
         (["advertise", "--product", "b", "--port", "8048", "--duration", "-3"], "--duration"),
-        (["search", "--interface", "wlan9"], "no IPv4 interface 'wlan9'"),
+        (["search", "--interface", "wlan9"], "no IPv4 or IPv6 interface 'wlan9'"),
     ],
 )
 def test_bad_arguments_exit_2_before_anything_is_opened(

@@ -103,7 +103,7 @@ def test_only_one_half(tmp_path: Path) -> None:
 
 
 def test_unknown_interface_and_bad_state_are_usage_errors(tmp_path: Path) -> None:
-    with pytest.raises(usage.UsageError, match="no IPv4 interface 'wlan9'"):
+    with pytest.raises(usage.UsageError, match="no IPv4 or IPv6 interface 'wlan9'"):
         makeService(options("--product", "b", "-i", "wlan9"), MemoryMulticastReactor(), [ETH0])
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
