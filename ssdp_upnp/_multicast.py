@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from twisted.internet import udp
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.error import MulticastJoinError
+from twisted.internet.error import CannotListenError, MulticastJoinError
 from twisted.internet.interfaces import IListeningPort, IMulticastTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
@@ -70,6 +70,19 @@ class ScopedMulticastPort(udp.MulticastPort):
             except OSError:
                 pass  # an older kernel: the on-link check still drops other links' senders
         return skt
+
+    def _bindSocket(self) -> None:
+        if self.addressFamily == socket.AF_INET6 and self._preexistingSocket is None:
+            # Twisted binds (host, port): a link-local host's zone would be lost (EINVAL)
+            try:
+                skt = self.createInternetSocket()
+                where = socket.getaddrinfo(self.interface, self.port, socket.AF_INET6,
+                                           socket.SOCK_DGRAM)[0][4]  # fmt: skip
+                skt.bind(where)
+            except OSError as e:
+                raise CannotListenError(self.interface, self.port, e) from None
+            self._preexistingSocket = skt
+        super()._bindSocket()
 
     def _zone(self, index: int) -> str:
         zone = self._zones.get(index)

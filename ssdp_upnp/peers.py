@@ -325,6 +325,8 @@ class PeerTable:
                 return self._contest(old, peer, now)
             # the same node heard over its other address family: one peer, both addresses
             grown = old.with_address(peer.host)
+            if grown.host == peer.host:  # its IPv4 address now leads: so do what it said
+                grown = replace(grown, location=peer.location, interface=peer.interface)
             self._move_source(old, grown)
             self._put(grown)
             old = grown

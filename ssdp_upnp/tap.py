@@ -174,12 +174,14 @@ class PeerLog:
     def peer_added(self, peer: Peer) -> None:
         self.lines.info(
             "added",
-            "peer found: {product}/{network} node {uuid} at {host}:{port}",
+            "peer found: {product}/{network} node {uuid} at {where}",
             product=peer.product,
             network=peer.network,
             uuid=peer.uuid,
+            where=_where(peer.host, peer.port),
             host=peer.host,
             port=peer.port,
+            addresses=list(peer.addresses),
             node_id=peer.node_id,
             event="peer_added",
         )
@@ -187,13 +189,19 @@ class PeerLog:
     def peer_removed(self, peer: Peer, reason: RemovalReason) -> None:
         self.lines.info(
             "removed",
-            "peer lost ({reason}): node {uuid} at {host}:{port}",
+            "peer lost ({reason}): node {uuid} at {where}",
             reason=reason.value,
             uuid=peer.uuid,
+            where=_where(peer.host, peer.port),
             host=peer.host,
             port=peer.port,
             event="peer_removed",
         )
+
+
+def _where(host: str, port: int) -> str:
+    """C{host:port}, an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class TwistdNode(NodeService):

@@ -161,11 +161,19 @@ class Lab:
     """
 
     def __init__(
-        self, hosts: int = 3, router: bool = False, ipv6: bool = False, wan: str = WAN_PREFIX
+        self,
+        hosts: int = 3,
+        router: bool = False,
+        ipv6: bool = False,
+        wan: str = WAN_PREFIX,
+        ipv4: bool = True,
     ) -> None:
+        assert ipv4 or (ipv6 and not router), "an IPv6-only lab has no router"
         self.prefix = f"su{os.getpid() % 100000}{uuid.uuid4().hex[:4]}-"
         self.router = router
         self.ipv6 = ipv6
+        #: hosts have IPv4 addresses (Lab(ipv4=False, ipv6=True): an IPv6-only LAN)
+        self.ipv4 = ipv4
         # the router's WAN link: TEST-NET-3 by default; 100.64.0 puts it behind a "CGNAT"
         self.wan_prefix = wan
         self.upstream_ip = f"{wan}.1"
@@ -217,9 +225,11 @@ class Lab:
                 _ip("-n", self.switch, "link", "add", port, "type", "veth", "peer", "name",
                     "eth0", "netns", ns)  # fmt: skip
                 _ip("-n", self.switch, "link", "set", port, "master", "br0", "up")
-                _ip("-n", ns, "addr", "add", f"{address}/{LAN_BITS}", "dev", "eth0")
+                if self.ipv4:
+                    _ip("-n", ns, "addr", "add", f"{address}/{LAN_BITS}", "dev", "eth0")
                 _ip("-n", ns, "link", "set", "eth0", "multicast", "on", "up")
-                _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+                if self.ipv4:
+                    _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
                 if self.ipv6:
                     _ip("-n", ns, "addr", "add", f"{self.hosts6[host]}/64", "dev", "eth0", "nodad")
                 if self.router:

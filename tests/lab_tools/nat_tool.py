@@ -2,7 +2,7 @@
 Run inside a lab host: drive the gateway with ssdp_upnp's Deferred API and print
 the result as one JSON line (errors too, as {"error": class, "code": UPnP code}).
 
-argv: [--url DESCRIPTION_URL] COMMAND ARGS...
+argv: [--url DESCRIPTION_URL] [--families 4|6|46] COMMAND ARGS...
   status | external-ip | list
   add EXTERNAL INTERNAL PROTO [CLIENT] [LEASE] | add-any EXTERNAL INTERNAL PROTO
   get EXTERNAL PROTO | delete EXTERNAL PROTO
@@ -44,11 +44,18 @@ async def main(reactor, *argv):
     if argv[:1] == ["--url"]:
         url = argv[1]
         argv = argv[2:]
+    families = (4, 6)
+    if argv[:1] == ["--families"]:
+        families = tuple(int(f) for f in argv[1])
+        argv = argv[2:]
     command, args = argv[0], argv[1:]
     started = time.perf_counter()
     try:
         gateway = await find_gateway(
-            reactor, select_interfaces(system_interfaces()), description_url=url, timeout=8
+            reactor,
+            select_interfaces(system_interfaces(), families=families),
+            description_url=url,
+            timeout=8,
         )
         found = time.perf_counter()
         if command == "status":
@@ -75,6 +82,7 @@ async def main(reactor, *argv):
         print(json.dumps({
             "result": plain(result), "igd2": gateway.is_igd2,
             "service": gateway.service.service_type, "local": gateway.local_address,
+            "where": gateway.where,
             "find_seconds": found - started, "call_seconds": done - found,
             "maxrss_kb": peak_rss_kb(),
         }), flush=True)  # fmt: skip

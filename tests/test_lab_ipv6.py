@@ -1,0 +1,178 @@
+"""
+SSDP over IPv6 with real sockets (issue 11), inside namespaces each test makes
+and removes (netlab.py): an IPv6-only LAN, a dual-stack LAN with nodes of one
+family each, GSSDP over IPv6 and the real miniupnpd found over IPv6 when IPv4
+SSDP is blocked on the bridge. IPv6 multicast does not work on loopback: the
+hosts' veth links to the lab's bridge carry it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import require_lab
+from netlab import ROUTER_LAN6, Lab
+from test_lab_ssdp import PRODUCT_ST, _gssdp_missing, find_peers, twistd
+
+pytestmark = pytest.mark.lab
+
+TOOLS = Path(__file__).parent / "lab_tools"
+PYTHON = sys.executable
+H1, H2 = "198.51.100.11", "198.51.100.12"
+
+
+def link_local(lab: Lab, host: str) -> str:
+    """C{host}'s link-local address on eth0."""
+    shown = lab.run(host, ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"], 10)
+    return shown.stdout.split()[3].split("/")[0]
+
+
+@pytest.fixture
+def lab6() -> Iterator[Lab]:
+    """Two hosts on an IPv6-only LAN: link-local and global addresses, no IPv4 at all."""
+    require_lab()
+    with Lab(hosts=2, ipv6=True, ipv4=False) as made:
+        yield made
+
+
+@pytest.fixture
+def dual() -> Iterator[Lab]:
+    """Three dual-stack hosts."""
+    require_lab()
+    with Lab(hosts=3, ipv6=True) as made:
+        yield made
+
+
+def peers_on(lab: Lab, host: str, timeout: float, wanted: int, families: str = "46") -> list[Any]:
+    argv = [PYTHON, str(TOOLS / "find_peers.py"), "blockchain", "main", str(timeout),
+            str(wanted), families]  # fmt: skip
+    done = lab.run(host, argv, timeout=timeout + 20)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: list[Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_ipv6_only_lan_node_is_found_and_its_byebye_removes_it(lab6: Lab, tmp_path: Path) -> None:
+    lab = lab6
+    ll1 = link_local(lab, "h1")
+    watcher = twistd(lab, "h2", tmp_path / "b.json", "--product", "blockchain",
+                     "--no-advertise", "--search-interval", "5")  # fmt: skip
+    node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+                  "--no-discover", "--max-age", "1800")  # fmt: skip
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    found = watcher.wait_for_line(lambda line: "peer found" in line and uuid in line, 20)
+    assert f"[{ll1}%eth0]:8048" in found
+    # a second discovery, through the Deferred API, sees the same node the same way
+    (peer,) = find_peers(lab, "h2", "blockchain", "main", timeout=6, wanted=1)
+    assert (peer["uuid"], peer["host"], peer["port"]) == (uuid, f"{ll1}%eth0", 8048)
+    assert peer["addresses"] == [f"{ll1}%eth0"]
+    # the LOCATION names the link-local address it was sent from, without a zone
+    assert peer["location"].startswith(f"http://[{ll1}]:")
+    # served on that address: a client adds the zone of the link it heard the node on
+    port = int(peer["location"].split("]:")[1].split("/")[0])
+    fetch = ("import http.client, sys;"
+             " c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10);"
+             " c.request('GET', '/description.xml'); r = c.getresponse();"
+             " print(r.status); print(r.read().decode())")  # fmt: skip
+    fetched = lab.run("h2", [PYTHON, "-c", fetch, f"{ll1}%eth0", str(port)], timeout=20)
+    assert fetched.stdout.startswith("200\n"), fetched.stdout + fetched.stderr
+    assert f"<UDN>uuid:{uuid}</UDN>" in fetched.stdout
+    node.signal(signal.SIGTERM)
+    assert node.wait(20) == -signal.SIGTERM
+    # max-age is 1800 s: only the byebye can remove the peer within seconds
+    lost = watcher.wait_for_line(lambda line: "peer lost" in line, 10)
+    assert "(byebye)" in lost and uuid in lost
+
+
+def test_dual_stack_node_is_one_peer_with_both_addresses(dual: Lab, tmp_path: Path) -> None:
+    lab = dual
+    ll1 = link_local(lab, "h1")
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    peers = peers_on(lab, "h2", timeout=4, wanted=0)
+    assert len(peers) == 1, peers
+    (peer,) = peers
+    assert peer["uuid"] == uuid and peer["port"] == 8048
+    # IPv4 first, and the IPv4 LOCATION with it
+    assert peer["host"] == H1 and peer["addresses"] == [H1, f"{ll1}%eth0"]
+    assert peer["location"].startswith(f"http://{H1}:")
+
+
+def test_dual_stack_discovery_finds_an_ipv4_only_and_an_ipv6_only_node(
+    dual: Lab, tmp_path: Path
+) -> None:
+    lab = dual
+    ll3 = link_local(lab, "h3")
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover", "--ipv4-only")  # fmt: skip
+    twistd(lab, "h3", tmp_path / "c.json", "--product", "blockchain", "--port", "8050",
+           "--no-discover", "--ipv6-only")  # fmt: skip
+    peers = peers_on(lab, "h2", timeout=4, wanted=0)
+    assert sorted((p["addresses"], p["port"]) for p in peers) == [
+        ([H1], 8048), ([f"{ll3}%eth0"], 8050),
+    ]  # fmt: skip
+    # and a discovery of one family sees only the node of that family
+    assert [p["port"] for p in peers_on(lab, "h2", timeout=3, wanted=0, families="4")] == [8048]
+    assert [p["port"] for p in peers_on(lab, "h2", timeout=3, wanted=0, families="6")] == [8050]
+
+
+def test_gssdp_over_ipv6_sees_the_node(lab6: Lab, tmp_path: Path) -> None:
+    if (reason := _gssdp_missing()) is not None:
+        pytest.skip(reason)
+    lab = lab6
+    ll1, ll2 = link_local(lab, "h1"), link_local(lab, "h2")
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    done = lab.run(
+        "h2",
+        ["/usr/bin/python3", str(TOOLS / "gssdp_browse.py"), "eth0", PRODUCT_ST, "5", ll2],
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    available = [e for e in events if e["event"] == "available"]
+    assert [e["usn"] for e in available] == [f"uuid:{uuid}::{PRODUCT_ST}"], events
+    (location,) = available[0]["locations"]
+    assert location.startswith(f"http://[{ll1}]:") and location.endswith("/description.xml")
+
+
+BLOCK_IPV4_SSDP = """
+table bridge ssdp4 {
+    chain forward { type filter hook forward priority 0; ether type ip udp dport 1900 drop; }
+    chain input { type filter hook input priority 0; ether type ip udp dport 1900 drop; }
+}
+"""
+
+
+def test_find_gateway_finds_miniupnpd_over_ipv6_when_ipv4_ssdp_is_blocked(
+    tmp_path: Path,
+) -> None:
+    require_lab("miniupnpd", "nft")
+    with Lab(hosts=1, router=True, ipv6=True) as lab:
+        lab.start_miniupnpd()
+        rules = tmp_path / "block.nft"
+        rules.write_text(BLOCK_IPV4_SSDP)
+        subprocess.run(["ip", "netns", "exec", lab.ns("router"), "nft", "-f", str(rules)],
+                       check=True, capture_output=True)  # fmt: skip
+        # with IPv4 only, nothing is found: the block holds
+        blocked = lab.run("h1", [PYTHON, str(TOOLS / "nat_tool.py"), "--families", "4", "status"],
+                          timeout=40)  # fmt: skip
+        assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+        assert json.loads(blocked.stdout.splitlines()[-1])["error"] == "NoGatewayFound"
+        done = lab.run("h1", [PYTHON, str(TOOLS / "nat_tool.py"), "status"], timeout=40)
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout.splitlines()[-1])
+        assert f"http://[{ROUTER_LAN6}]:5000/" in result["where"]
+        assert result["result"]["status"] == "Connected"
+        # the mapping it would make is for our IPv4 address on that link
+        assert result["local"] == H1
