@@ -81,7 +81,7 @@ class ScopedMulticastPort(udp.MulticastPort):
                 skt.bind(where)
             except OSError as e:
                 raise CannotListenError(self.interface, self.port, e) from None
-            self._preexistingSocket = skt
+            self._preexistingSocket = skt  # type: ignore[assignment]
         super()._bindSocket()
 
     def _zone(self, index: int) -> str:

@@ -456,7 +456,14 @@ class AdvertiserService(Service):
     def startService(self) -> None:
         try:
             for interface in self.interfaces:
-                self._serve(interface)
+                try:
+                    self._serve(interface)
+                except CannotListenError as e:
+                    if interface.family == 4:
+                        raise
+                    # an IPv6 address can go (or be refused) between the look and now
+                    self.log.error("cannot serve the description on {ip}: {error}",
+                                   ip=interface.host, error=e)  # fmt: skip
             for family in sorted({i.family for i in self.interfaces}):
                 self._open(family)
         except Exception:

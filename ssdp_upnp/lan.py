@@ -95,17 +95,56 @@ class Interface:
     def parse(cls, name: str, cidr: str, index: int = 0) -> Interface:
         """C{Interface.parse("eth0", "198.51.100.11/24")}, C{("eth0", "fe80::1/64", 2)}."""
         address = ipaddress.ip_interface(cidr)
-        if isinstance(address, ipaddress.IPv6Interface) and address.ip.scope_id:
+        if isinstance(address, ipaddress.IPv6Interface) and "%" in cidr:
             raise ValueError(f"{cidr}: give the interface index, not a zone")
         return cls(name, address, index)
 
 
+#: IPv6 address flags (Linux, /proc/net/if_inet6) that make an address unusable for now:
+#: tentative (duplicate address detection still running: binding it fails), DAD failed,
+#: deprecated (its lifetime is over: no new use).
+_UNUSABLE6 = 0x40 | 0x08 | 0x20
+
+
+def parse_if_inet6(text: str) -> list[Interface]:
+    """
+    The usable IPv6 addresses in the text of Linux's C{/proc/net/if_inet6}
+    (address, index, prefix length, scope, flags, name; all hex but the name).
+    """
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 6:
+            continue
+        try:
+            address = ipaddress.IPv6Address(int(fields[0], 16))
+            index, prefix, flags = int(fields[1], 16), int(fields[2], 16), int(fields[4], 16)
+            interface = ipaddress.IPv6Interface(f"{address}/{prefix}")
+        except ValueError:
+            continue
+        if not flags & _UNUSABLE6:
+            found.append(Interface(fields[5], interface, index))
+    return found
+
+
 def system_interfaces() -> list[Interface]:
-    """Every IPv4 and IPv6 address of every interface of this host (network namespace)."""
+    """
+    Every IPv4 and usable IPv6 address of every interface of this host
+    (network namespace). On Linux the IPv6 ones come from C{/proc/net/if_inet6},
+    which says which are still tentative (their duplicate address detection
+    runs: they cannot be bound yet; the interface watcher takes them later).
+    """
+    try:
+        with open("/proc/net/if_inet6") as f:
+            ipv6: list[Interface] | None = parse_if_inet6(f.read())
+    except OSError:
+        ipv6 = None
     found = []
     for adapter in ifaddr.get_adapters():
         index = getattr(adapter, "index", None) or 0
         for ip in adapter.ips:
+            if not isinstance(ip.ip, str) and ipv6 is not None:
+                continue
             raw = (ip.ip if isinstance(ip.ip, str) else ip.ip[0]).split("%")[0]
             try:
                 address = ipaddress.ip_interface(f"{raw}/{ip.network_prefix}")
@@ -114,6 +153,8 @@ def system_interfaces() -> list[Interface]:
             found.append(
                 Interface(adapter.nice_name, address, index if address.version == 6 else 0)
             )
+        if ipv6 is not None:
+            found.extend(i for i in ipv6 if i.name == adapter.nice_name)
     return found
 
 
@@ -174,8 +215,9 @@ def choose_interfaces(
     """
     wanted, exclude = list(wanted), set(exclude)
     kinds = " or ".join(f"IPv{f}" for f in sorted(families))
-    skipped = [Skipped(i, f"IPv{i.family} not used") for i in available if i.family not in families]
-    available = [i for i in available if i.family in families]
+    every = list(available)
+    skipped = [Skipped(i, f"IPv{i.family} not used") for i in every if i.family not in families]
+    available = [i for i in every if i.family in families]
     if wanted:
         chosen: list[Interface] = []
         for want in wanted:
@@ -187,9 +229,8 @@ def choose_interfaces(
         skipped.extend(Skipped(i, "not asked for") for i in available if i not in chosen)
     else:
         # an interface with a public IPv4 address and no private one faces the internet
-        public = {i.name for i in available if skip_reason(i, point_to_point) and i.family == 4
-                  and i.address.ip.is_global}  # fmt: skip
-        public -= {i.name for i in available if i.family == 4 and not skip_reason(i)}
+        public = {i.name for i in every if i.family == 4 and i.address.ip.is_global}
+        public -= {i.name for i in every if i.family == 4 and not skip_reason(i)}
         chosen = []
         for interface in available:
             reason = skip_reason(interface, point_to_point)

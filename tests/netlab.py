@@ -203,6 +203,9 @@ class Lab:
             for setting in ("all.disable_ipv6=0", "default.disable_ipv6=0", "all.accept_dad=0",
                             "default.accept_dad=0"):  # fmt: skip
                 self._sysctl(name, f"net.ipv6.conf.{setting}")
+        else:  # an IPv4 LAN: no link-local IPv6 address appears a second after the start
+            for setting in ("all.disable_ipv6=1", "default.disable_ipv6=1"):
+                self._sysctl(name, f"net.ipv6.conf.{setting}")
 
     def up(self) -> Lab:
         try:

@@ -108,7 +108,9 @@ def test_peers(lab: Lab) -> None:
         "location",
         "external",
         "external6",
+        "addresses",
     }
+    assert peers[0]["addresses"] == [H1]  # an IPv4 LAN
     assert peers[0]["external6"] is None  # no pinholes advertised
     assert as_json(cli(lab, "peers", "--product", "otherchain", "--json", "--timeout", "1")) == []
 
