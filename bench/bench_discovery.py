@@ -9,6 +9,9 @@ its own lab (tests/netlab.py) and removes it.
    the machine's clock);
 3. byebye: the advertiser on h1 gets SIGTERM; timed to h2's peer_removed.
 
+Each is measured over IPv4 and over IPv6 (ff02::c) in the same run, on one
+dual-stack LAN (SSDP_FAMILIES tells the lab scripts which family to use).
+
 Usage: python bench/bench_discovery.py [N]
 """
 
@@ -43,40 +46,49 @@ def field(process: Process, key: str, timeout: float) -> float:
     return float(json.loads(line)[key])
 
 
+def run_family(lab: Lab, n: int, families: str) -> None:
+    env = {"SSDP_FAMILIES": families}
+    label = {"4": "IPv4", "6": "IPv6"}[families]
+    advertiser = lab.spawn("h1", [PY, str(SCRIPTS / "advertise.py")], env=env)
+    field(advertiser, "started", 20)
+    for mx in (1, 2):
+        times = []
+        for _ in range(n):
+            done = lab.run("h2", [PY, str(SCRIPTS / "search_once.py"), str(mx)], timeout=30,
+                           env=env)  # fmt: skip
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            assert result["found"] == 1, done.stdout + done.stderr
+            times.append(result["seconds"])
+        summary(f"{label} search: discover(wanted=1), MX {mx}", times)
+    advertiser.signal(signal.SIGTERM)
+    advertiser.wait(20)
+
+    announce, byebye = [], []
+    for _ in range(n):
+        watcher = lab.spawn("h2", [PY, str(SCRIPTS / "watch.py")], env=env)
+        field(watcher, "ready", 20)
+        time.sleep(1.0)  # let the watcher's own first search round pass
+        advertiser = lab.spawn("h1", [PY, str(SCRIPTS / "advertise.py")], env=env)
+        started = field(advertiser, "started", 20)
+        announce.append(field(watcher, "found", 20) - started)
+        advertiser.signal(signal.SIGTERM)
+        stopped = time.time()
+        byebye.append(field(watcher, "lost", 20) - stopped)
+        advertiser.wait(20)
+        watcher.signal(signal.SIGTERM)
+        watcher.wait(20)
+    summary(f"{label} announce: advertiser start -> peer_added", announce)
+    summary(f"{label} byebye: SIGTERM -> peer_removed", byebye)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     if (reason := lab_unavailable_reason()) is not None:
         sys.exit(f"bench_discovery: {reason}")
-    with Lab(hosts=2) as lab:
-        advertiser = lab.spawn("h1", [PY, str(SCRIPTS / "advertise.py")])
-        field(advertiser, "started", 20)
-        for mx in (1, 2):
-            times = []
-            for _ in range(n):
-                done = lab.run("h2", [PY, str(SCRIPTS / "search_once.py"), str(mx)], timeout=30)
-                result = json.loads(done.stdout.strip().splitlines()[-1])
-                assert result["found"] == 1, done.stdout + done.stderr
-                times.append(result["seconds"])
-            summary(f"search: discover(wanted=1), MX {mx}", times)
-        advertiser.signal(signal.SIGTERM)
-        advertiser.wait(20)
-
-        announce, byebye = [], []
-        for _ in range(n):
-            watcher = lab.spawn("h2", [PY, str(SCRIPTS / "watch.py")])
-            field(watcher, "ready", 20)
-            time.sleep(1.0)  # let the watcher's own first search round pass
-            advertiser = lab.spawn("h1", [PY, str(SCRIPTS / "advertise.py")])
-            started = field(advertiser, "started", 20)
-            announce.append(field(watcher, "found", 20) - started)
-            advertiser.signal(signal.SIGTERM)
-            stopped = time.time()
-            byebye.append(field(watcher, "lost", 20) - stopped)
-            advertiser.wait(20)
-            watcher.signal(signal.SIGTERM)
-            watcher.wait(20)
-        summary("announce: advertiser start -> peer_added", announce)
-        summary("byebye: SIGTERM -> peer_removed", byebye)
+    # one dual-stack LAN; each family is measured alone, IPv4 then IPv6, in the same run
+    with Lab(hosts=2, ipv6=True) as lab:
+        for families in ("4", "6"):
+            run_family(lab, n, families)
 
 
 if __name__ == "__main__":

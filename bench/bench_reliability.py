@@ -2,7 +2,7 @@
 The figures of RELIABILITY.md, measured in namespace labs (root, ip(8),
 miniupnpd-nftables). Uses the lab tools of tests/. Prints markdown rows.
 
-Usage: python bench/bench_reliability.py
+Usage: python bench/bench_reliability.py [amplification|amplification6|hostile|recovery ...]
 """
 
 from __future__ import annotations
@@ -86,6 +86,46 @@ def amplification() -> None:
         print(f"The node's peak RSS after all the floods: {node.peak_rss_kb() / 1024:.0f} MiB.")
 
 
+def amplification6() -> None:
+    print("\n### Amplification over IPv6 (ff02::c; twistd node on h1, attacker on h2)\n")
+    row("flood", "searches in", "bytes in", "replies out", "bytes out", "out/in bytes",
+        "max replies/s per source", "last reply after flood")  # fmt: skip
+    row(*["---"] * 8)
+    with Lab(hosts=2, ipv6=True) as lab:
+        node = lab.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
+                                "blockchain", "--no-discover", "--state-file",
+                                f"{lab.state}/n.json"])  # fmt: skip
+        node.wait_for_line(lambda line: "advertising" in line, 20)
+
+        def report(label: str, result: dict[str, Any], seconds: float) -> None:
+            ratio = result["bytes_received"] / max(1, result["bytes_sent"])
+            after = result["last_reply_after_flood"]
+            row(label, result["searches_sent"], result["bytes_sent"],
+                result["replies_received"], result["bytes_received"], f"{ratio:.2f}",
+                f"{result['max_replies_per_source'] / (seconds + 5):.1f}",
+                "-" if after is None else f"{after:.2f} s")  # fmt: skip
+
+        shown = lab.run("h2", ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"],
+                        10)  # fmt: skip
+        link_local = shown.stdout.split()[3].split("/")[0] + "%eth0"
+        global6 = "2001:db8:5100::12"
+        report("1 global source, 50/s, 5 s", flood(lab, 5, 50, global6), 5)
+        report("1 global source, 1000/s, 5 s", flood(lab, 5, 1000, global6), 5)
+        report("1 link-local source, 1000/s, 5 s", flood(lab, 5, 1000, link_local), 5)
+        sources = [f"2001:db8:5100::{i:x}" for i in range(0x100, 0x164)]
+        for source in sources:
+            subprocess.run(["ip", "-n", lab.ns("h2"), "addr", "add", f"{source}/64", "dev",
+                            "eth0", "nodad"], check=True)  # fmt: skip
+        report("100 sources, 5/s each, 5 s", flood(lab, 5, 5, *sources), 5)
+        report("100 sources, 50/s each, 5 s", flood(lab, 5, 50, *sources), 5)
+        subprocess.run(["ip", "-n", lab.ns("h2"), "addr", "add", "2001:db8:99::5/128", "dev",
+                        "eth0", "nodad"], check=True)  # fmt: skip
+        subprocess.run(["ip", "-n", lab.ns("h1"), "-6", "route", "add", "2001:db8:99::/64", "via",
+                        global6], check=True)  # fmt: skip
+        report("off-link source 2001:db8:99::5, 50/s, 5 s", flood(lab, 5, 50, "2001:db8:99::5"), 5)
+        print(f"The node's peak RSS after the IPv6 floods: {node.peak_rss_kb() / 1024:.0f} MiB.")
+
+
 def hostile() -> None:
     print("\n### Hostile gateway on h3, our client on h1 (find_gateway timeout 8 s)\n")
     row("attack", "outcome", "message (start)", "time", "max RSS")
@@ -146,9 +186,10 @@ def recovery() -> None:
 def main() -> None:
     if (reason := lab_unavailable_reason()) is not None:
         sys.exit(f"bench_reliability: {reason}")
-    amplification()
-    hostile()
-    recovery()
+    parts = {"amplification": amplification, "amplification6": amplification6,
+             "hostile": hostile, "recovery": recovery}  # fmt: skip
+    for name in sys.argv[1:] or list(parts):
+        parts[name]()
 
 
 if __name__ == "__main__":

@@ -25,15 +25,15 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from ._inbound import DropLog, Inbound
-from ._multicast import close_port
+from ._multicast import GroupMembership, any_address, listen_multicast
 from ._searcher import Searcher
 from ._types import HTTPClient, ISSDPReactor
 from .errors import NATPMPNotAuthorized, NotAuthorized, PCPNotAuthorized, SSDPUPnPError
 from .igd import is_double_nat
-from .lan import VIRTUAL_NAMES, Interface, Skipped
+from .lan import VIRTUAL_NAMES, Interface, Skipped, speakers
 from .legacy import LegacyResponse
 from .mapping import IPortMapper
-from .message import SearchResponse
+from .message import SSDP_GROUP, SSDP_GROUP6, SearchResponse
 from .node import read_advertisement
 
 SSDP_PORT_HEX = ":076C"  # 1900, as /proc/net/udp writes it
@@ -218,24 +218,28 @@ async def _ssdp_findings(
             others.append(host)
 
     searcher = Searcher(reactor, interfaces, seen, DropLog(log, reactor), legacy=True)
-    try:
-        listener = reactor.listenMulticast(0, DatagramProtocol(), listenMultiple=True)
-    except Exception as e:  # noqa: BLE001 - reported
-        return [Finding("multicast", Verdict.FAIL, f"cannot open a multicast port: {e}")]
-    try:
-        for interface in interfaces:
-            try:
-                await listener.joinGroup("239.255.255.250", interface.ip)
-                findings.append(Finding("multicast", Verdict.OK,
-                                        f"joined 239.255.255.250 on {interface.name}"))  # fmt: skip
-            except Exception as e:  # noqa: BLE001 - reported
+    for family in sorted({i.family for i in interfaces}):
+        try:
+            listener = listen_multicast(reactor, 0, DatagramProtocol(), any_address(family),
+                                        listen_multiple=True)  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - reported
+            findings.append(Finding("multicast", Verdict.FAIL,
+                                    f"cannot open an IPv{family} multicast port: {e}"))  # fmt: skip
+            continue
+        group = GroupMembership(listener)
+        # IPv6: one membership per link (joined with its speaking address)
+        for interface in [i for i in speakers(interfaces) if i.family == family]:
+            await group.join(interface)
+            name = SSDP_GROUP if family == 4 else SSDP_GROUP6
+            where = f"{interface.name}" if family == 4 else f"{interface.name} ({interface.ip})"
+            if interface in group.joined:
+                findings.append(Finding("multicast", Verdict.OK, f"joined {name} on {where}"))
+            else:
                 findings.append(Finding(
-                    "multicast", Verdict.FAIL,
-                    f"cannot join 239.255.255.250 on {interface.name}: {e}",
+                    "multicast", Verdict.FAIL, f"cannot join {name} on {where}",
                     "the interface has no multicast route, or is down",
                 ))  # fmt: skip
-    finally:
-        await close_port(listener)
+        await group.close()
     try:
         searcher.open()
         searcher.search(["ssdp:all"], 2)

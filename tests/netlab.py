@@ -380,7 +380,11 @@ class Lab:
         return process
 
     def run(
-        self, host: str, argv: Sequence[str], timeout: float
+        self,
+        host: str,
+        argv: Sequence[str],
+        timeout: float,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run C{argv} in C{host}'s namespace to completion (bounded by C{timeout})."""
         return subprocess.run(
@@ -388,7 +392,7 @@ class Lab:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
     def down(self) -> None:

@@ -104,3 +104,44 @@ def test_off_subnet_source_gets_nothing(lab: Lab) -> None:
     assert result["replies_received"] == 0
     # and the same host from its on-subnet address is answered (the check is the sender's subnet)
     assert flood(lab, 1, 2, H2)["replies_received"] > 0
+
+
+H2_6 = "2001:db8:5100::12"
+
+
+@pytest.fixture(scope="module")
+def lab6() -> Iterator[Lab]:
+    """A dual-stack LAN with a node on h1; the floods come over IPv6 (ff02::c)."""
+    require_lab()
+    with Lab(hosts=2, ipv6=True) as made:
+        node = made.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
+                                 "blockchain", "--no-discover", "--state-file",
+                                 f"{made.state}/node.json"])  # fmt: skip
+        node.wait_for_line(lambda line: "advertising" in line, 20)
+        yield made
+
+
+def link_local(lab: Lab, host: str) -> str:
+    shown = lab.run(host, ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"], 10)
+    return shown.stdout.split()[3].split("/")[0]
+
+
+def test_ipv6_sources_are_limited_as_ipv4_ones(lab6: Lab) -> None:
+    for source in (H2_6, f"{link_local(lab6, 'h2')}%eth0"):
+        result = flood(lab6, 5, 50, source)
+        assert result["searches_sent"] >= 240
+        assert 0 < result["replies_received"] <= PER_SOURCE_BURST + PER_SOURCE_RATE * 6
+        assert result["bytes_received"] / result["bytes_sent"] < 3.0
+        assert result["last_reply_after_flood"] <= 5.5
+
+
+def test_off_link_ipv6_source_gets_nothing(lab6: Lab) -> None:
+    # routable from the node (via h2), but outside every prefix of its link
+    subprocess.run(["ip", "-n", lab6.ns("h2"), "addr", "add", "2001:db8:99::5/128", "dev", "eth0",
+                    "nodad"], check=True)  # fmt: skip
+    subprocess.run(["ip", "-n", lab6.ns("h1"), "-6", "route", "add", "2001:db8:99::/64", "via",
+                    H2_6], check=True)  # fmt: skip
+    result = flood(lab6, 2, 20, "2001:db8:99::5")
+    assert result["searches_sent"] >= 38
+    assert result["replies_received"] == 0
+    assert flood(lab6, 1, 2, H2_6)["replies_received"] > 0
