@@ -176,3 +176,54 @@ def test_find_gateway_finds_miniupnpd_over_ipv6_when_ipv4_ssdp_is_blocked(
         assert result["result"]["status"] == "Connected"
         # the mapping it would make is for our IPv4 address on that link
         assert result["local"] == H1
+
+
+AIO_VERSION = "0.49.0"
+
+
+@pytest.fixture(scope="session")
+def aio_upnp_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """async_upnp_client's command line, installed from PyPI into a venv made for the tests."""
+    venv = tmp_path_factory.mktemp("aio-venv")
+    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True,
+                          text=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a venv for async-upnp-client: {made.stderr.strip()[-200:]}")
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", f"async-upnp-client=={AIO_VERSION}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if pip.returncode != 0:
+        pytest.skip(f"cannot install async-upnp-client {AIO_VERSION}: {pip.stderr.strip()[-300:]}")
+    return venv / "bin" / "upnp-client"
+
+
+def test_async_upnp_client_search_over_ipv6_sees_the_node(
+    lab6: Lab, tmp_path: Path, aio_upnp_client: Path
+) -> None:
+    lab = lab6
+    ll1, ll2 = link_local(lab, "h1"), link_local(lab, "h2")
+    index = lab.run("h2", ["cat", "/sys/class/net/eth0/ifindex"], 10).stdout.strip()
+    twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+           "--no-discover")  # fmt: skip
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    done = lab.run(
+        "h2",
+        [str(aio_upnp_client), "--timeout", "3", "search", "--bind", f"{ll2}%{index}",
+         "--search_target", PRODUCT_ST],
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    answers = [
+        {str(k).lower(): v for k, v in json.loads(line).items()}
+        for line in done.stdout.splitlines()
+        if line.startswith("{")
+    ]
+    ours = [a for a in answers if a.get("usn") == f"uuid:{uuid}::{PRODUCT_ST}"]
+    assert ours, done.stdout + done.stderr
+    # our LOCATION has no zone; async_upnp_client adds the one of the link it heard us on
+    assert ours[0]["_location_original"].startswith(f"http://[{ll1}]:")
+    assert ours[0]["location"].startswith(f"http://[{ll1}%{index}]:")
+    # the node's own headers reach a third-party parser intact
+    assert ours[0]["product.ssdp-upnp.org"] == "blockchain"
+    assert ours[0]["port.ssdp-upnp.org"] == "8048"
