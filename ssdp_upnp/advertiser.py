@@ -141,8 +141,8 @@ class SSDPAdvertiser(SSDPReceiver):
 
     @property
     def locations(self) -> Mapping[str, str]:
-        """LOCATION URL by interface address."""
-        return {interface.ip: location for interface, location in self._served.items()}
+        """LOCATION URL by interface address (a link-local IPv6 one with its zone)."""
+        return {interface.host: location for interface, location in self._served.items()}
 
     def serve_on(self, interface: Interface, location: str) -> None:
         """
@@ -512,7 +512,7 @@ class AdvertiserService(Service):
                 continue
             group.join(interface)
             self.log.info("now advertising on {name} at {location}", name=interface.name,
-                          location=self.protocol.locations[interface.ip])  # fmt: skip
+                          location=self.protocol.locations[interface.host])  # fmt: skip
 
     def _close_http(self) -> list[Deferred[Any]]:
         closing = [maybeDeferred(port.stopListening) for port in self._http.values()]

@@ -14,12 +14,12 @@ __all__ = ["gen_logger", "get_local_IP"]
 
 def get_local_IP() -> str:  # noqa: N802 - 0.1.0's name
     """
-    This host's address on the LAN: that of the interface that routes to the
-    default gateway, else of the first LAN interface, else 127.0.0.1. (0.1.0
-    returned what the host name resolves to, often 127.0.1.1.)
+    This host's IPv4 address on the LAN: that of the interface that routes to
+    the default gateway, else of the first LAN interface, else 127.0.0.1.
+    (0.1.0 returned what the host name resolves to, often 127.0.1.1.)
     """
     try:
-        interfaces = lan_interfaces()
+        interfaces = lan_interfaces(families=(4,))
     except NoInterfaceError:
         return "127.0.0.1"
     for gateway in default_gateways():

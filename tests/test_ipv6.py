@@ -130,7 +130,7 @@ def test_advertiser_serves_each_ipv6_address_and_announces_once_per_link() -> No
     hosts = sorted(t[3] for t in reactor.tcpServers)
     assert hosts == sorted([ETH0.ip, "fe80::11%eth0", GUA.ip])
     locations = service.locations
-    assert locations["fe80::11"].startswith("http://[fe80::11]:")
+    assert locations["fe80::11%eth0"].startswith("http://[fe80::11]:")
     assert locations[GUA.ip].startswith("http://[2001:db8:5100::11]:")
     reactor.advance(1)
     sent = udp6.take()
@@ -138,7 +138,7 @@ def test_advertiser_serves_each_ipv6_address_and_announces_once_per_link() -> No
     assert {s.addr for s in sent} == {("ff02::c%eth0", 1900)}
     notes = [m for m in decoded(sent) if isinstance(m, Notify)]
     assert len(notes) == 3 * 4 and all(n.host == SSDP_HOST6 for n in notes)
-    assert {n.location for n in notes} == {locations["fe80::11"]}
+    assert {n.location for n in notes} == {locations["fe80::11%eth0"]}
     assert len(udp4.take()) == 3 * 4  # and IPv4 as before
     # stop: byebye on both families
     service.stopService()
@@ -163,7 +163,7 @@ def test_advertiser_answers_ipv6_searches_with_the_address_that_matched() -> Non
     assert set(by_asker) == {(PEER_LL, 50000), ("2001:db8:5100::12", 50001)}
     local, routable = by_asker[(PEER_LL, 50000)], by_asker[("2001:db8:5100::12", 50001)]
     assert isinstance(local, SearchResponse) and isinstance(routable, SearchResponse)
-    assert local.location == service.locations["fe80::11"]
+    assert local.location == service.locations["fe80::11%eth0"]
     assert routable.location == service.locations[GUA.ip]
     # no 0.1.0 header over IPv6: 0.1.0 clients speak IPv4 only
     assert not any(name.lower().startswith("ssdp-upnp") for name, _ in local.extra)

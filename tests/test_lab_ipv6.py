@@ -12,6 +12,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,36 @@ def test_async_upnp_client_search_over_ipv6_sees_the_node(
     # the node's own headers reach a third-party parser intact
     assert ours[0]["product.ssdp-upnp.org"] == "blockchain"
     assert ours[0]["port.ssdp-upnp.org"] == "8048"
+
+
+def test_container_bridges_and_tunnels_are_skipped_over_ipv6_too(dual: Lab, tmp_path: Path) -> None:
+    lab = dual
+    ns = lab.ns("h1")
+    subprocess.run(["ip", "-n", ns, "link", "add", "docker0", "type", "veth", "peer", "name",
+                    "vethd0"], check=True)  # fmt: skip
+    # a wg0-named link (this kernel has no dummy links: a veth pair stands in)
+    subprocess.run(["ip", "-n", ns, "link", "add", "wg0", "type", "veth", "peer", "name",
+                    "vethw0"], check=True)  # fmt: skip
+    subprocess.run(["ip", "-n", ns, "addr", "add", "fd66::2/64", "dev", "wg0", "nodad"],
+                   check=True)  # fmt: skip
+    for link in ("docker0", "vethd0", "wg0", "vethw0"):
+        subprocess.run(["ip", "-n", ns, "link", "set", link, "up"], check=True)
+    deadline = time.monotonic() + 10
+    while not all(link_local_or_none(lab, "h1", link) for link in ("docker0", "vethd0", "vethw0")):
+        assert time.monotonic() < deadline, "no link-local address on the veth pair"
+        time.sleep(0.1)
+    node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--no-discover")
+    (running,) = [line for line in node.lines if "running on" in line]
+    ll1 = link_local(lab, "h1")
+    assert f"running on eth0 (198.51.100.11), eth0 ({ROUTER_LAN6[:-1]}11), eth0 ({ll1});" in running
+    for link in ("docker0", "vethd0", "vethw0"):
+        assert f"skipping {link} ({link_local_or_none(lab, 'h1', link)}): a container" in running
+    assert "skipping wg0 (fd66::2): a container bridge or a tunnel" in running
+    (advertising,) = [line for line in node.lines if "advertising blockchain node" in line]
+    assert advertising.count("http://") == 3 and "fd66::2" not in advertising
+
+
+def link_local_or_none(lab: Lab, host: str, link: str) -> str | None:
+    shown = lab.run(host, ["ip", "-6", "-o", "addr", "show", "dev", link, "scope", "link"], 10)
+    fields = shown.stdout.split()
+    return fields[3].split("/")[0] if len(fields) > 3 else None
