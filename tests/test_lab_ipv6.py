@@ -261,3 +261,26 @@ def link_local_or_none(lab: Lab, host: str, link: str) -> str | None:
     shown = lab.run(host, ["ip", "-6", "-o", "addr", "show", "dev", link, "scope", "link"], 10)
     fields = shown.stdout.split()
     return fields[3].split("/")[0] if len(fields) > 3 else None
+
+
+def test_the_node_follows_ipv6_addresses_coming_and_going(dual: Lab, tmp_path: Path) -> None:
+    lab = dual
+    node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--no-discover",
+                  "--rescan-interval", "1")  # fmt: skip
+    subprocess.run(["ip", "-n", lab.ns("h1"), "addr", "add", "fd12:3456::11/64", "dev", "eth0",
+                    "nodad"], check=True)  # fmt: skip
+    came = node.wait_for_line(lambda line: "now advertising on eth0" in line, 10)
+    assert "http://[fd12:3456::11]:" in came
+    # a searcher writing from that prefix is answered from it, with it
+    subprocess.run(["ip", "-n", lab.ns("h2"), "addr", "add", "fd12:3456::12/64", "dev", "eth0",
+                    "nodad"], check=True)  # fmt: skip
+    argv = [PYTHON, str(TOOLS / "unicast_search.py"), "fd12:3456::11", "1"]
+    done = lab.run("h2", argv, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["answered"] == 1 and answer["first"]["from"] == "fd12:3456::11"
+    assert "LOCATION: http://[fd12:3456::11]:" in answer["first"]["text"]
+    subprocess.run(["ip", "-n", lab.ns("h1"), "addr", "del", "fd12:3456::11/64", "dev", "eth0"],
+                   check=True)  # fmt: skip
+    gone = node.wait_for_line(lambda line: "no longer advertising on eth0" in line, 10)
+    assert "fd12:3456::11" in gone
