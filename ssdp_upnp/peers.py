@@ -341,6 +341,8 @@ class PeerTable:
             if expires > old.expires:
                 self._put(replace(old, expires=expires))
             return []
+        if peer.host != old.host:  # heard over its other family: what its first address said
+            peer = replace(peer, location=old.location, interface=old.interface)
         peer = replace(peer, host=old.host, addresses=old.addresses)
         self._put(peer)
         return [PeerRemoved(old, reason), PeerAdded(peer)]
