@@ -60,7 +60,7 @@ class NoDelay(random.Random):
         return a
 
 
-def protocol_case(st: str) -> object:
+def protocol_case(st: str, unicast: bool = False) -> object:
     """
     The advertiser on the real reactor's timers (a heap; Clock's sorted list
     would dominate), writing to an in-memory port. No socket is opened: the
@@ -68,11 +68,20 @@ def protocol_case(st: str) -> object:
     """
     from twisted.internet import reactor
 
-    unlimited = AdvertiserLimits(replies_per_second=1e12, reply_burst=1e12, max_pending=10**9)
+    unlimited = AdvertiserLimits(
+        replies_per_second=1e12,
+        reply_burst=1e12,
+        max_pending=10**9,
+        total_replies_per_second=1e12,
+        total_reply_burst=1e12,
+    )
     advertiser = SSDPAdvertiser(NODE, 1, reactor, rng=NoDelay(), limits=unlimited)
     advertiser.serve_on(ETH0, "http://198.51.100.11:40000/description.xml")
     port = MemoryMulticastReactor().listenMulticast(1900, advertiser, listenMultiple=True)
-    datagram = encode(SearchRequest(st=st, mx=1))
+    if unicast:  # answered at once, no timer per reply
+        datagram = encode(SearchRequest(st=st, mx=None, host="198.51.100.11:1900"))
+    else:
+        datagram = encode(SearchRequest(st=st, mx=1))
     count = [0]
 
     def handle() -> None:
@@ -94,6 +103,9 @@ def main() -> None:
     print("replies go through callLater(0) and the reactor's timer heap:")
     rate("protocol to transport, ST ssdp:all (4 replies)", protocol_case("ssdp:all"), seconds)
     rate("protocol to transport, ST product (1 reply)", protocol_case(NODE.device_type), seconds)
+    print("unicast searches (no MX) are answered at once:")
+    rate("protocol to transport, unicast, ST product (1 reply)",
+         protocol_case(NODE.device_type, unicast=True), seconds)  # fmt: skip
 
 
 if __name__ == "__main__":

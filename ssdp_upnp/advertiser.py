@@ -126,6 +126,9 @@ class SSDPAdvertiser(SSDPReceiver):
         self.external6: tuple[tuple[str, int], ...] = ()
         #: between L{start_announcing} and L{stop}
         self.announcing = False
+        self._answer_cache: dict[str, list[Answer]] = {}
+        self._replies: dict[tuple[Answer, str, str | None], bytes] = {}
+        self._replies_second = -1
         #: the multicast port of each address family (4 is also C{transport}, its own)
         self.transports: dict[int, IMulticastTransport] = {}
         #: told of every other message on the port (NOTIFY: the node's own discovery listens
@@ -200,7 +203,7 @@ class SSDPAdvertiser(SSDPReceiver):
         location = self._served.get(interface)
         if location is None:
             return
-        answers = match_search_target(search.st, self.node.notification_types())
+        answers = self._answers(search.st)
         now = self.clock.seconds()
         # one answer per search also tells a 0.1.0 client (IPv4 only) where we are
         legacy: str | None = interface.ip if self.legacy and interface.family == 4 else None
@@ -214,10 +217,23 @@ class SSDPAdvertiser(SSDPReceiver):
             if not self.total_limiter.allow("*", now):
                 self.drops.drop("total reply rate limit", host, port)
                 return
-            delay = self.rng.uniform(0.0, window)
-            self._pending.later(delay, self._reply, answer, location, host, port, legacy,
-                                interface.family)  # fmt: skip
+            if window:
+                delay = self.rng.uniform(0.0, window)
+                self._pending.later(delay, self._reply, answer, location, host, port, legacy,
+                                    interface.family)  # fmt: skip
+            else:  # a unicast search: answered now, no timer per reply
+                self._reply(answer, location, host, port, legacy, interface.family)
             legacy = None
+
+    def _answers(self, st: str) -> list[Answer]:
+        """What a search for C{st} is answered with (remembered: nodes search alike)."""
+        answers = self._answer_cache.get(st)
+        if answers is None:
+            answers = match_search_target(st, self.node.notification_types())
+            if len(self._answer_cache) >= 256:  # STs are the LAN's to choose: bounded
+                self._answer_cache.clear()
+            self._answer_cache[st] = answers
+        return answers
 
     def headers(self) -> Headers:
         """The vendor headers of every message: the node's, and its public addresses if known."""
@@ -234,6 +250,7 @@ class SSDPAdvertiser(SSDPReceiver):
         if kept == self.external6:
             return
         self.external6 = kept
+        self._replies.clear()
         if self.sending:
             self._send_set(NTS.ALIVE)
 
@@ -242,6 +259,7 @@ class SSDPAdvertiser(SSDPReceiver):
         if external == self.external:
             return
         self.external = external
+        self._replies.clear()
         if self.sending:
             self._send_set(NTS.ALIVE)
 
@@ -282,12 +300,28 @@ class SSDPAdvertiser(SSDPReceiver):
         if transport is None:
             return
         try:
-            response = encode(self.response_for(answer, location, legacy_ip))
-            transport.write(response, (host, port))
+            transport.write(self._response_bytes(answer, location, legacy_ip), (host, port))
         except (OSError, MessageError) as e:
             self.log.warn("cannot answer {host}:{port}: {error}", host=host, port=port, error=e)
             return
         self.replies_sent += 1
+
+    def _response_bytes(self, answer: Answer, location: str, legacy_ip: str | None) -> bytes:
+        """
+        The encoded L{response_for}: the same bytes for the same answer within
+        one second (its DATE), so they are built once per second, not per reply.
+        """
+        second = int(self.clock.seconds())
+        if second != self._replies_second:
+            self._replies.clear()
+            self._replies_second = second
+        key = (answer, location, legacy_ip)
+        data = self._replies.get(key)
+        if data is None:
+            data = encode(self.response_for(answer, location, legacy_ip))
+            if len(self._replies) < 1024:
+                self._replies[key] = data
+        return data
 
     # -- announcing
 

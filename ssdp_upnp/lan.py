@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import ifaddr
@@ -79,9 +80,11 @@ class Interface:
         """
         if self.family == 4:
             try:
-                return ipaddress.IPv4Address(host) in self.address.network
-            except ValueError:
+                value = int.from_bytes(socket.inet_pton(socket.AF_INET, host), "big")
+            except (OSError, TypeError, ValueError):
                 return False
+            network, mask = self._network4
+            return value & mask == network
         address, _, zone = host.partition("%")
         try:
             ip = ipaddress.IPv6Address(address)
@@ -90,6 +93,12 @@ class Interface:
         if ip.is_link_local:
             return self.is_link_local and zone in (self.name, str(self.index))
         return not self.is_link_local and ip in self.address.network
+
+    @cached_property
+    def _network4(self) -> tuple[int, int]:
+        """The IPv4 subnet as integers (address, mask): the on-link check runs per datagram."""
+        network = self.address.network
+        return int(network.network_address), int(network.netmask)
 
     @classmethod
     def parse(cls, name: str, cidr: str, index: int = 0) -> Interface:
