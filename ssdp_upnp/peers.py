@@ -402,11 +402,14 @@ class PeerTable:
         if departure.host is not None and departure.host not in peer.addresses:
             return self._contest(peer, None, now)
         if departure.host is not None and len(peer.addresses) > 1:
-            # it leaves one address family (an address gone): it stays a peer by the other
+            # a byebye over one family: the node stops (its other byebye follows), or only
+            # that address went. Drop the address and ask the other: no answer within the
+            # verify window removes the peer (once), an answer keeps it. A host that got its
+            # address onto a peer cannot remove it with a byebye alone.
             shrunk = peer.without_address(departure.host)
             self._move_source(peer, shrunk)
             self._put(shrunk)
-            return []
+            return self._contest(shrunk, None, now)
         self._remove(peer)
         return [PeerRemoved(peer, RemovalReason.BYEBYE)]
 

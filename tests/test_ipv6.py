@@ -239,11 +239,36 @@ def test_a_node_heard_over_both_families_is_one_peer() -> None:
     removed, again = table.see(sighting(PEER_LL, boot_id=2), now=5)
     assert isinstance(removed, PeerRemoved) and isinstance(again, PeerAdded)
     assert again.peer.addresses == ("198.51.100.12", PEER_LL)
-    # a byebye on one family drops that address; on the last, the peer: removed once
-    assert table.depart(Departure(UUID, 2, PEER_LL), now=6) == []
+    # a byebye on one family drops that address and asks the other; the other's byebye
+    # (a node that stops says it on both) removes the peer, once
+    (ask,) = table.depart(Departure(UUID, 2, PEER_LL), now=6)
+    assert type(ask).__name__ == "VerifyAddress" and ask.peer.addresses == ("198.51.100.12",)
+    (gone,) = table.depart(Departure(UUID, 2, "198.51.100.12"), now=6.1)
+    assert isinstance(gone, PeerRemoved) and gone.reason.value == "byebye" and len(table) == 0
+    assert table.expire(now=100) == []  # the question asked is void: nothing more to tell
+
+
+def test_a_byebye_on_one_family_removes_the_peer_unless_the_other_answers() -> None:
+    table = PeerTable("blockchain", "main", verify_window=2.0)
+    table.see(sighting(PEER_LL), now=0)
+    table.see(sighting("198.51.100.12"), now=0)
+    table.depart(Departure(UUID, 1, PEER_LL), now=1)
+    # no answer from its IPv4 address: the byebye stands, the peer goes once
+    (gone,) = table.expire(now=3.0)
+    assert isinstance(gone, PeerRemoved) and gone.reason.value == "byebye"
+    assert table.expire(now=10.0) == []
+    # its IPv6 address went, its IPv4 one answers: it stays, by that address
+    table.see(sighting(PEER_LL), now=20)
+    table.see(sighting("198.51.100.12"), now=20)
+    table.depart(Departure(UUID, 1, PEER_LL), now=21)
+    assert table.see(sighting("198.51.100.12"), now=21.5) == []
+    assert table.expire(now=30) == []
     assert table.peers()[0].addresses == ("198.51.100.12",)
-    (gone,) = table.depart(Departure(UUID, 2, "198.51.100.12"), now=7)
-    assert isinstance(gone, PeerRemoved) and len(table) == 0
+    # a spoofer that put its address on a peer cannot remove it with a byebye alone
+    table.see(sighting("fe80::bad%eth0"), now=40)
+    table.depart(Departure(UUID, 1, "fe80::bad%eth0"), now=41)
+    table.see(sighting("198.51.100.12"), now=41.5)  # the real node answers the question
+    assert table.expire(now=50) == [] and len(table) == 1
 
 
 def test_the_facade_queue_gives_a_dual_stack_peer_by_its_ipv4_address() -> None:

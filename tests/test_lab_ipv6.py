@@ -108,6 +108,30 @@ def test_dual_stack_node_is_one_peer_with_both_addresses(dual: Lab, tmp_path: Pa
     assert peer["location"].startswith(f"http://{H1}:")
 
 
+def test_dual_stack_node_is_found_once_and_its_byebyes_remove_it_once(
+    dual: Lab, tmp_path: Path
+) -> None:
+    lab = dual
+    watcher = twistd(lab, "h2", tmp_path / "b.json", "--product", "blockchain",
+                     "--no-advertise", "--search-interval", "5")  # fmt: skip
+    node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--port", "8048",
+                  "--no-discover", "--max-age", "1800")  # fmt: skip
+    uuid = json.loads((tmp_path / "a.json").read_text())["uuid"]
+    ll1 = link_local(lab, "h1")
+    at = (f"at {H1}:8048", f"at [{ll1}%eth0]:8048")  # the log names the address heard first
+    found = watcher.wait_for_line(lambda line: "peer found" in line and uuid in line, 20)
+    assert any(a in found for a in at)
+    node.signal(signal.SIGTERM)
+    assert node.wait(20) == -signal.SIGTERM
+    lost = watcher.wait_for_line(lambda line: "peer lost" in line and uuid in line, 10)
+    assert "(byebye)" in lost and any(a in lost for a in at)
+    # one appearance, one departure: the second family's byebye finds nothing left to remove
+    watcher.signal(signal.SIGTERM)
+    watcher.wait(20)
+    assert sum("peer found" in line and uuid in line for line in watcher.lines) == 1
+    assert sum("peer lost" in line and uuid in line for line in watcher.lines) == 1
+
+
 def test_dual_stack_discovery_finds_an_ipv4_only_and_an_ipv6_only_node(
     dual: Lab, tmp_path: Path
 ) -> None:
