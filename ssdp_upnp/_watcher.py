@@ -12,23 +12,49 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted.application.internet import TimerService
+from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from .errors import NoInterfaceError, SSDPUPnPError
 from .lan import FollowsInterfaces, Interface, LANInterfaces
 
 
-class InterfaceWatcher(TimerService):
+class InterfaceWatcher(Service):
+    """
+    Look at the interfaces at start and every C{interval} seconds (a
+    C{LoopingCall}: Twisted's C{TimerService} would import its client
+    service machinery, 30 ms of a node's start on a slow host).
+    """
+
     log = Logger()
 
     def __init__(self, reactor: IReactorTime, lan: LANInterfaces, interval: float = 30.0) -> None:
-        super().__init__(interval, self.check)
         self.clock = reactor
+        self.interval = interval
         self.lan = lan
         #: called after every look, changed or not (what follows more than IPv4 addresses)
         self.also: list[Callable[[], None]] = []
+        self._loop: LoopingCall | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        loop = self._loop = LoopingCall(self._look)
+        loop.clock = self.clock
+        loop.start(self.interval, now=True)
+
+    def stopService(self) -> None:
+        super().stopService()
+        loop, self._loop = self._loop, None
+        if loop is not None and loop.running:
+            loop.stop()
+
+    def _look(self) -> None:
+        try:
+            self.check()
+        except Exception:  # a follower's bug must not stop the looking
+            self.log.failure("following the interfaces")
 
     @property
     def followers(self) -> list[FollowsInterfaces]:

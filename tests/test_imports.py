@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("lxml", "treq", "twisted.web.client", "OpenSSL", "cryptography", "twisted.web.server")
+HEAVY = ("lxml", "treq", "twisted.web.client", "OpenSSL", "cryptography", "twisted.web.server",
+         # TimerService's module pulls in the client service and automat (30 ms at start)
+         "twisted.application.internet", "automat")  # fmt: skip
 
 NODE = """
 import json, sys
