@@ -6,9 +6,14 @@ The public surface is re-exported here (a test pins it); the modules hold the
 details. The seed's blocking API is in L{ssdp_upnp.ssdp}.
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
 from ._version import __version__ as __version__
+
+#: what type checkers see below (typing itself is not imported: ``ssdp-upnp --help`` is quick)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # The public surface loads on first use (PEP 562): importing the package, or a
 # node that maps no port, does not load the HTTP client or the XML parser.

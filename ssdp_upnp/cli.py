@@ -20,19 +20,40 @@ L{ssdp_upnp._cli_commands}, imported once the arguments are good.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
 
 from ._bounded import int_option
 from .errors import ConfigurationError, MessageError
-from .lan import Interface, lan_interfaces
-from .mapping import check_method, is_public_ipv6
-from .message import SearchRequest, decode, encode
-from .node import check_network, check_node_id, check_product, check_uuid
 
-T = TypeVar("T")
+# The rest loads when a value is checked or a command runs: --help and most usage errors
+# import neither typing, dataclasses, ifaddr nor the message and node modules.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, TypeVar
+
+    from .lan import Interface
+
+    T = TypeVar("T")
+
+
+def _check(module: str, name: str) -> Callable[[str], Any]:
+    """The check C{name} of C{ssdp_upnp.module}, imported when first called."""
+
+    def check(text: str) -> Any:
+        from importlib import import_module
+
+        return getattr(import_module(f"ssdp_upnp.{module}"), name)(text)
+
+    check.__name__ = name
+    return check
+
+
+check_product = _check("_node_names", "check_product")
+check_network = _check("_node_names", "check_network")
+check_node_id = _check("_node_names", "check_node_id")
+check_uuid = _check("_node_names", "check_uuid")
+check_method = _check("mapping", "check_method")
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -56,6 +77,8 @@ def families(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
+    from .lan import lan_interfaces
+
     return lan_interfaces(args.interface or [], args.exclude_interface or [], families(args))
 
 
@@ -94,6 +117,8 @@ def _seconds(name: str, low: float, high: float, zero: bool = False) -> Callable
 
 def _search_target(text: str) -> str:
     """An ST our own nodes would take (decoded back from the M-SEARCH it makes)."""
+    from .message import SearchRequest, decode, encode
+
     if not text:
         raise ConfigurationError("--st must not be empty")
     sent = decode(encode(SearchRequest(st=text, mx=2)))
@@ -234,13 +259,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _public_ipv6(text: str) -> str:
+    import ipaddress
+
+    from .mapping import is_public_ipv6
+
     if not is_public_ipv6(text):
         raise ConfigurationError(f"{text!r} is not a public IPv6 address")
     return str(ipaddress.IPv6Address(text))
 
 
 def _pinhole_method(text: str) -> str:
-    method = check_method(text)
+    method: str = check_method(text)
     if method == "natpmp":
         raise ConfigurationError("NAT-PMP opens no IPv6 pinholes (auto, pcp or upnp)")
     return method

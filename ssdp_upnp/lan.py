@@ -22,7 +22,6 @@ from typing import Protocol
 import ifaddr
 
 from .errors import NoInterfaceError
-from .mapping import is_public_ipv6
 
 #: Address families a node can run SSDP on.
 FAMILIES = (4, 6)
@@ -457,6 +456,8 @@ def default_gateways6() -> list[tuple[str, str]]:
 
 def public_ipv6_addresses(names: Collection[str]) -> list[tuple[str, str]]:
     """(address, interface name) of every public IPv6 address on the interfaces C{names}."""
+    from .mapping import is_public_ipv6
+
     found = []
     for adapter in ifaddr.get_adapters():
         if adapter.nice_name not in names:

@@ -11,12 +11,15 @@ message alone.
 from __future__ import annotations
 
 import ipaddress
-import re
-import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._bounded import bounded_int
+from ._node_names import check_network as check_network
+from ._node_names import check_node_id as check_node_id
+from ._node_names import check_port as check_port
+from ._node_names import check_product as check_product
+from ._node_names import check_uuid as check_uuid
 from .errors import ConfigurationError
 from .message import Headers, header
 from .search_target import ROOT_DEVICE
@@ -34,10 +37,6 @@ EXTERNAL_HEADER = "EXTERNAL.SSDP-UPNP.ORG"
 EXTERNAL6_HEADER = "EXTERNAL6.SSDP-UPNP.ORG"
 MAX_EXTERNAL6 = 4
 
-_PRODUCT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_NODE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-
 
 def device_type(product: str) -> str:
     return f"urn:{DOMAIN}:device:{product}:1"
@@ -45,51 +44,6 @@ def device_type(product: str) -> str:
 
 def service_type(product: str) -> str:
     return f"urn:{DOMAIN}:service:{product}:1"
-
-
-def check_product(product: str) -> str:
-    """
-    @return: C{product} if it can be a UPnP type name.
-    @raise ConfigurationError: otherwise.
-    """
-    if not _PRODUCT.match(product):
-        raise ConfigurationError(
-            f"product {product[:80]!r} must be 1-64 letters, digits, '-' or '_'"
-            " and start with a letter or digit"
-        )
-    return product
-
-
-def check_network(network: str) -> str:
-    if not _NETWORK.match(network):
-        raise ConfigurationError(
-            f"network {network[:80]!r} must be 1-64 letters, digits, '.', '-' or '_'"
-        )
-    return network
-
-
-def check_port(port: int) -> int:
-    if not 1 <= port <= 65535:
-        raise ConfigurationError(f"port {port} is not in 1..65535")
-    return port
-
-
-def check_node_id(node_id: str) -> str:
-    if not _NODE_ID.match(node_id):
-        raise ConfigurationError("node id must be 1-128 printable ASCII characters, no spaces")
-    return node_id
-
-
-def check_uuid(value: str) -> str:
-    """
-    @return: the uuid in its canonical lower-case form, without C{uuid:}.
-    @raise ConfigurationError: if C{value} is not a uuid.
-    """
-    text = value[5:] if value[:5].lower() == "uuid:" else value
-    try:
-        return str(uuidlib.UUID(text))
-    except ValueError:
-        raise ConfigurationError(f"{value[:80]!r} is not a uuid") from None
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,28 @@ def test_help_and_usage_errors_import_no_twisted() -> None:
     assert done.returncode == 0, done.stderr
     codes, heavy = json.loads(done.stdout.strip().splitlines()[-1])
     assert codes == [0, 2, 2] and heavy == []
+
+
+HELP = """
+import json, sys
+from ssdp_upnp import cli
+codes = []
+for argv in (["--help"], ["peers", "--product", "b@d"], ["advertise", "--product", "b",
+             "--port", "8048", "--uuid", "nope"]):
+    try:
+        cli.main(argv)
+    except SystemExit as e:
+        codes.append(e.code)
+print(json.dumps([codes, sorted(m for m in sys.modules if m in %r)]))
+"""
+#: what --help and a bad product or uuid need not load (each tens of ms on a slow host)
+LIGHT = ("typing", "dataclasses", "ifaddr", "ctypes", "zope.interface", "ssdp_upnp.message",
+         "ssdp_upnp.node", "ssdp_upnp.lan", "ssdp_upnp.mapping", "ipaddress")  # fmt: skip
+
+
+def test_help_and_name_errors_load_only_the_parser() -> None:
+    done = subprocess.run([sys.executable, "-c", HELP % (LIGHT,)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    codes, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert codes == [0, 2, 2] and loaded == []
