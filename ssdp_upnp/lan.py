@@ -249,8 +249,9 @@ def choose_interfaces(
             else:
                 skipped.append(Skipped(interface, reason))
         if not chosen:
+            # IPv4 loopback (IPv6 multicast does not work on lo), if IPv4 is wanted
             chosen = [s.interface for s in skipped if s.interface.is_loopback
-                      and s.interface.family == 4]  # fmt: skip
+                      and s.interface.family == 4 and 4 in families]  # fmt: skip
             skipped = [s for s in skipped if s.interface not in chosen]
         if not chosen:
             raise NoInterfaceError(f"this host has no {kinds} interface to run SSDP on")

@@ -229,7 +229,12 @@ def makeService(
     @raise usage.UsageError: an interface is unknown, or the state file is unusable.
     """
     wanted, exclude = config.node.interfaces, config.node.exclude_interfaces
-    read = None if available is None else (lambda: select_interfaces(available, wanted, exclude))
+    families = config.node.families
+    read = (
+        None
+        if available is None
+        else (lambda: select_interfaces(available, wanted, exclude, families))
+    )
     try:
         node = TwistdNode(config.node, reactor, interfaces=read)
     except (SSDPUPnPError, OSError, ValueError) as e:

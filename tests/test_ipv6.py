@@ -78,6 +78,11 @@ def test_the_policy_keeps_ipv6_on_lans_and_families_choose() -> None:
     assert choose_interfaces(available, exclude=["fe80::11"])[0] == [ETH0, GUA]
     with pytest.raises(NoInterfaceError, match="no IPv6 interface to run SSDP on"):
         choose_interfaces([ETH0, loop6], families=(6,))
+    # a host with loopback only runs on IPv4 loopback, never when IPv6 alone is asked for
+    loop4 = Interface.parse("lo", "127.0.0.1/8")
+    assert choose_interfaces([loop4, loop6])[0] == [loop4]
+    with pytest.raises(NoInterfaceError, match="no IPv6 interface"):
+        choose_interfaces([loop4, loop6], families=(6,))
 
 
 def test_one_address_per_ipv6_link_speaks() -> None:

@@ -173,3 +173,16 @@ def test_table_size_and_reply_limits_are_options(tmp_path: Path) -> None:
     assert (limits.total_replies_per_second, limits.total_reply_burst) == (50, 100)
     with pytest.raises(usage.UsageError, match="--max-peers must be in 1..1000000"):
         options("--product", "b", "--max-peers", "0")
+
+
+def test_the_address_families_choose_the_interfaces(tmp_path: Path) -> None:
+    available = [Interface.parse("eth0", "198.51.100.11/24"),
+                 Interface.parse("eth0", "fe80::11/64", index=2)]  # fmt: skip
+    for flag, families in (("--ipv4-only", [4]), ("--ipv6-only", [6]), (None, [4, 6])):
+        options = Options()
+        argv = ["--product", "blockchain", "--state-file", str(tmp_path / "s.json")]
+        options.parseOptions(argv + ([flag] if flag else []))
+        node = makeService(options, MemoryMulticastReactor(), available=available)
+        assert [i.family for i in node.lan.current] == families  # type: ignore[attr-defined]
+    with pytest.raises(usage.UsageError, match="no address family"):
+        Options().parseOptions(["--product", "b", "--ipv4-only", "--ipv6-only"])
