@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from netlab import Lab, lab_unavailable_reason  # noqa: E402
+from netlab import Lab, Process, lab_unavailable_reason  # noqa: E402
 
 TOOLS = TESTS / "lab_tools"
 PY = sys.executable
@@ -38,24 +38,36 @@ def flood(lab: Lab, seconds: float, rate: float, *sources: str) -> dict[str, Any
     return result
 
 
-def amplification() -> None:
-    print("\n### Amplification (twistd node on h1, attacker on h2, ssdp:all, MX 120)\n")
+def flood_table_head() -> None:
     row("flood", "searches in", "bytes in", "replies out", "bytes out", "out/in bytes",
         "max replies/s per source", "last reply after flood")  # fmt: skip
     row(*["---"] * 8)
-    with Lab(hosts=3) as lab:
-        node = lab.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
-                                "blockchain", "--no-discover", "--state-file",
-                                f"{lab.state}/n.json"])  # fmt: skip
-        node.wait_for_line(lambda line: "advertising" in line, 20)
 
-        def report(label: str, result: dict[str, Any], seconds: float) -> None:
-            ratio = result["bytes_received"] / max(1, result["bytes_sent"])
-            after = result["last_reply_after_flood"]
-            row(label, result["searches_sent"], result["bytes_sent"],
-                result["replies_received"], result["bytes_received"], f"{ratio:.2f}",
-                f"{result['max_replies_per_source'] / (seconds + 5):.1f}",
-                "-" if after is None else f"{after:.2f} s")  # fmt: skip
+
+def start_node(lab: Lab) -> Process:
+    """A twistd node on h1 that only advertises, once it does."""
+    node = lab.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
+                            "blockchain", "--no-discover", "--state-file",
+                            f"{lab.state}/n.json"])  # fmt: skip
+    node.wait_for_line(lambda line: "advertising" in line, 20)
+    return node
+
+
+def report(label: str, result: dict[str, Any], seconds: float) -> None:
+    """One row of a flood table."""
+    ratio = result["bytes_received"] / max(1, result["bytes_sent"])
+    after = result["last_reply_after_flood"]
+    row(label, result["searches_sent"], result["bytes_sent"],
+        result["replies_received"], result["bytes_received"], f"{ratio:.2f}",
+        f"{result['max_replies_per_source'] / (seconds + 5):.1f}",
+        "-" if after is None else f"{after:.2f} s")  # fmt: skip
+
+
+def amplification() -> None:
+    print("\n### Amplification (twistd node on h1, attacker on h2, ssdp:all, MX 120)\n")
+    flood_table_head()
+    with Lab(hosts=3) as lab:
+        node = start_node(lab)
 
         report("1 source, 50/s, 5 s", flood(lab, 5, 50, H2), 5)
         report("1 source, 1000/s, 5 s", flood(lab, 5, 1000, H2), 5)
@@ -88,26 +100,11 @@ def amplification() -> None:
 
 def amplification6() -> None:
     print("\n### Amplification over IPv6 (ff02::c; twistd node on h1, attacker on h2)\n")
-    row("flood", "searches in", "bytes in", "replies out", "bytes out", "out/in bytes",
-        "max replies/s per source", "last reply after flood")  # fmt: skip
-    row(*["---"] * 8)
+    flood_table_head()
     with Lab(hosts=2, ipv6=True) as lab:
-        node = lab.spawn("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
-                                "blockchain", "--no-discover", "--state-file",
-                                f"{lab.state}/n.json"])  # fmt: skip
-        node.wait_for_line(lambda line: "advertising" in line, 20)
+        node = start_node(lab)
 
-        def report(label: str, result: dict[str, Any], seconds: float) -> None:
-            ratio = result["bytes_received"] / max(1, result["bytes_sent"])
-            after = result["last_reply_after_flood"]
-            row(label, result["searches_sent"], result["bytes_sent"],
-                result["replies_received"], result["bytes_received"], f"{ratio:.2f}",
-                f"{result['max_replies_per_source'] / (seconds + 5):.1f}",
-                "-" if after is None else f"{after:.2f} s")  # fmt: skip
-
-        shown = lab.run("h2", ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"],
-                        10)  # fmt: skip
-        link_local = shown.stdout.split()[3].split("/")[0] + "%eth0"
+        link_local = f"{lab.link_local('h2')}%eth0"
         global6 = "2001:db8:5100::12"
         report("1 global source, 50/s, 5 s", flood(lab, 5, 50, global6), 5)
         report("1 global source, 1000/s, 5 s", flood(lab, 5, 1000, global6), 5)

@@ -358,6 +358,13 @@ class Lab:
             time.sleep(0.05)
         raise AssertionError(f"nothing bound to UDP {port} in {host} after {timeout}s")
 
+    def link_local(self, host: str, link: str = "eth0") -> str | None:
+        """C{host}'s link-local IPv6 address on C{link} (without its zone), or None."""
+        shown = self.run(host, ["ip", "-6", "-o", "addr", "show", "dev", link, "scope", "link"],
+                         10)  # fmt: skip
+        fields = shown.stdout.split()
+        return fields[3].split("/")[0] if len(fields) > 3 else None
+
     def nft_chain(self, chain: str) -> str:
         """The router's nftables chain C{chain} (inet filter), as nft lists it."""
         done = subprocess.run(

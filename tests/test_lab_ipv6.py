@@ -32,8 +32,9 @@ H1, H2 = "198.51.100.11", "198.51.100.12"
 
 def link_local(lab: Lab, host: str) -> str:
     """C{host}'s link-local address on eth0."""
-    shown = lab.run(host, ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"], 10)
-    return shown.stdout.split()[3].split("/")[0]
+    address = lab.link_local(host)
+    assert address is not None, f"{host} has no link-local address on eth0"
+    return address
 
 
 @pytest.fixture
@@ -267,7 +268,7 @@ def test_container_bridges_and_tunnels_are_skipped_over_ipv6_too(dual: Lab, tmp_
     for link in ("docker0", "vethd0", "wg0", "vethw0"):
         subprocess.run(["ip", "-n", ns, "link", "set", link, "up"], check=True)
     deadline = time.monotonic() + 10
-    while not all(link_local_or_none(lab, "h1", link) for link in ("docker0", "vethd0", "vethw0")):
+    while not all(lab.link_local("h1", link) for link in ("docker0", "vethd0", "vethw0")):
         assert time.monotonic() < deadline, "no link-local address on the veth pair"
         time.sleep(0.1)
     node = twistd(lab, "h1", tmp_path / "a.json", "--product", "blockchain", "--no-discover")
@@ -278,16 +279,10 @@ def test_container_bridges_and_tunnels_are_skipped_over_ipv6_too(dual: Lab, tmp_
     assert sorted(used) == sorted(["eth0 (198.51.100.11)", f"eth0 ({ROUTER_LAN6[:-1]}11)",
                                    f"eth0 ({ll1})"])  # fmt: skip
     for link in ("docker0", "vethd0", "vethw0"):
-        assert f"skipping {link} ({link_local_or_none(lab, 'h1', link)}): a container" in running
+        assert f"skipping {link} ({lab.link_local('h1', link)}): a container" in running
     assert "skipping wg0 (fd66::2): a container bridge or a tunnel" in running
     (advertising,) = [line for line in node.lines if "advertising blockchain node" in line]
     assert advertising.count("http://") == 3 and "fd66::2" not in advertising
-
-
-def link_local_or_none(lab: Lab, host: str, link: str) -> str | None:
-    shown = lab.run(host, ["ip", "-6", "-o", "addr", "show", "dev", link, "scope", "link"], 10)
-    fields = shown.stdout.split()
-    return fields[3].split("/")[0] if len(fields) > 3 else None
 
 
 def test_the_node_follows_ipv6_addresses_coming_and_going(dual: Lab, tmp_path: Path) -> None:
