@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from ._bounded import bounded_int
 from .errors import (
@@ -113,11 +113,34 @@ class SearchResponse:
 Message = SearchRequest | Notify | SearchResponse
 
 
-@dataclass(frozen=True)
 class _Parsed:
-    start: str
-    headers: dict[str, str] = field(default_factory=dict)
-    order: list[tuple[str, str]] = field(default_factory=list)
+    """
+    A datagram's start line and headers: C{headers} maps lower-cased names to
+    values; C{order} lists (name, value) as sent, made only when asked for from
+    the head's C{lines} if the parser did not give it.
+    """
+
+    __slots__ = ("start", "headers", "_order", "_names")
+
+    def __init__(
+        self,
+        start: str,
+        headers: dict[str, str],
+        order: list[tuple[str, str]] | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        self.start = start
+        self.headers = headers
+        self._order = order
+        self._names = names
+
+    @property
+    def order(self) -> list[tuple[str, str]]:
+        if self._order is None:
+            assert self._names is not None
+            # the headers were stored in the order of the names, with no duplicate
+            self._order = list(zip(self._names, self.headers.values(), strict=True))
+        return self._order
 
 
 def header(headers: Headers, name: str) -> str | None:
@@ -166,12 +189,89 @@ def _lines(data: bytes) -> Iterator[str]:
         yield line
 
 
+#: Header names already known to be tokens, to their lower case: the fast parser's
+#: check and lower-casing in one lookup. Bounded, so odd names cannot grow it.
+_KNOWN_NAMES: dict[str, str] = {}
+_MAX_KNOWN_NAMES = 512
+
+
+#: Bytes the common case never has in a head: not ASCII, or a control character
+#: other than the CR and LF that end lines.
+_NOT_PRINTABLE_ASCII = bytes(
+    i for i in range(256) if (i < 0x20 and i not in (0x0A, 0x0D)) or i >= 0x7F
+)
+
+
+def _header_key(name: str) -> str | None:
+    """C{name} lower-cased if it is a token, else None."""
+    key = _KNOWN_NAMES.get(name)
+    if key is None and _TOKEN.match(name):
+        key = name.lower()
+        if len(_KNOWN_NAMES) < _MAX_KNOWN_NAMES:
+            _KNOWN_NAMES[name] = key
+    return key
+
+
 def _parse(data: bytes) -> _Parsed:
+    """
+    The start line and headers of C{data}.
+
+    @raise MessageTooLarge: over a limit.
+    @raise MalformedMessage: not a start line and well-formed headers.
+    """
+    if len(data) > MAX_DATAGRAM_SIZE:
+        raise MessageTooLarge(f"datagram of {len(data)} bytes (limit {MAX_DATAGRAM_SIZE})")
+    return _parse_common(data) or _parse_lines(data)
+
+
+def _parse_common(data: bytes) -> _Parsed | None:
+    """
+    The common case of L{_parse}, or None for anything else.
+
+    It takes only printable ASCII lines ending CRLF, a blank line after the
+    headers, within every limit, no TAB, no duplicate: then each check is done
+    once over the whole head, and the result is the one L{_parse_lines} gives.
+    Anything else, good or bad, is left to L{_parse_lines}, which gives the
+    precise error.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end <= 0 or (len(data) > end + 4 and not data.isascii()):
+        return None
+    head = data[:end]
+    if len(head.translate(None, _NOT_PRINTABLE_ASCII)) != end:
+        return None
+    lines = head.decode("ascii").split("\r\n")
+    count = len(lines) - 1
+    if (
+        not lines[0]
+        or count > MAX_HEADERS
+        # every CR and LF is one of the CRLFs that end the lines
+        or head.count(b"\r") != count
+        or head.count(b"\n") != count
+        or (end > MAX_LINE_LENGTH and max(map(len, lines)) > MAX_LINE_LENGTH)
+    ):
+        return None
+    headers = {}
+    names = []
+    known = _KNOWN_NAMES
+    for i in range(1, count + 1):
+        name, colon, value = lines[i].partition(":")
+        key = (known.get(name) or _header_key(name)) if colon else None
+        if key is None:
+            return None
+        headers[key] = value.strip()
+        names.append(name)
+    if len(headers) < count:
+        return None
+    return _Parsed(lines[0], headers, names=names)
+
+
+def _parse_lines(data: bytes) -> _Parsed:
     lines = _lines(data)
     start = next(lines, "")
     if not start:
         raise MalformedMessage("empty datagram")
-    parsed = _Parsed(start)
+    parsed = _Parsed(start, {}, [])
     for line in lines:
         if not line:
             break
@@ -221,6 +321,10 @@ def parse_max_age(value: str) -> int:
 
     @raise InvalidHeader: if there is no usable max-age directive.
     """
+    digits = value[8:]
+    if value[:8].lower() == "max-age=" and 0 < len(digits) <= 10 and digits.isdecimal():
+        # the plain form every stack sends, which the expression below takes too
+        return _bounded_int("CACHE-CONTROL", digits, 0, MAX_BOOT_ID)
     match = _MAX_AGE.search(value)
     if match is None:
         raise InvalidHeader("CACHE-CONTROL", value, "no max-age directive")
@@ -234,83 +338,108 @@ def _max_age(parsed: _Parsed, default: int | None) -> int | None:
     return parse_max_age(value)
 
 
-def _extra(parsed: _Parsed, modelled: Iterable[str]) -> Headers:
-    known = {name.lower() for name in modelled}
-    return tuple((k, v) for k, v in parsed.order if k.lower() not in known)
+def _extra(parsed: _Parsed, modelled: frozenset[str]) -> Headers:
+    """The headers, in order, whose lower-cased names are not in C{modelled}."""
+    if parsed.headers.keys() <= modelled:
+        return ()
+    # the lower-cased names are the keys of headers, in the same order
+    pairs = zip(parsed.order, parsed.headers, strict=True)
+    return tuple(named for named, key in pairs if key not in modelled)
 
 
-_COMMON = ("HOST", "BOOTID.UPNP.ORG", "CONFIGID.UPNP.ORG", "SERVER", "CACHE-CONTROL")
+_COMMON = ("host", "bootid.upnp.org", "configid.upnp.org", "server", "cache-control")
+_SEARCH_HEADERS = frozenset(("host", "man", "st", "mx"))
+_NOTIFY_HEADERS = frozenset(_COMMON + ("nt", "nts", "usn", "location", "nextbootid.upnp.org"))
+_RESPONSE_HEADERS = frozenset(_COMMON + ("st", "usn", "location", "date", "ext"))
+_NTS = {nts.value: nts for nts in NTS}
 
 
 def _decode_search(parsed: _Parsed) -> SearchRequest:
+    # each "headers.get(...) or _required(...)" takes a present, non-empty value at once
     kind = "M-SEARCH"
-    host = _required(parsed, kind, "HOST")
-    man = _required(parsed, kind, "MAN")
-    if man.strip() != SSDP_DISCOVER:
+    headers = parsed.headers
+    host = headers.get("host") or _required(parsed, kind, "HOST")
+    man = headers.get("man") or _required(parsed, kind, "MAN")
+    if man != SSDP_DISCOVER and man.strip() != SSDP_DISCOVER:
         raise InvalidHeader("MAN", man, f"must be {SSDP_DISCOVER}")
-    st = _required(parsed, kind, "ST")
-    mx = _optional_int(parsed, "MX", 0, 2**31 - 1)
+    st = headers.get("st") or _required(parsed, kind, "ST")
+    mx = headers.get("mx")
     return SearchRequest(
-        st=st, mx=mx, host=host, man=man, extra=_extra(parsed, ("HOST", "MAN", "ST", "MX"))
+        st,
+        None if mx is None else _bounded_int("MX", mx, 0, 2**31 - 1),
+        host,
+        man,
+        _extra(parsed, _SEARCH_HEADERS),
     )
 
 
 def _decode_notify(parsed: _Parsed) -> Notify:
     kind = "NOTIFY"
-    host = _required(parsed, kind, "HOST")
-    nt = _required(parsed, kind, "NT")
-    nts_value = _required(parsed, kind, "NTS")
-    try:
-        nts = NTS(nts_value.strip().lower())
-    except ValueError:
-        raise InvalidHeader(
-            "NTS", nts_value, "not ssdp:alive, ssdp:byebye or ssdp:update"
-        ) from None
-    usn = _required(parsed, kind, "USN")
+    headers = parsed.headers
+    host = headers.get("host") or _required(parsed, kind, "HOST")
+    nt = headers.get("nt") or _required(parsed, kind, "NT")
+    nts_value = headers.get("nts") or _required(parsed, kind, "NTS")
+    nts = _NTS.get(nts_value) or _NTS.get(nts_value.strip().lower())
+    if nts is None:
+        raise InvalidHeader("NTS", nts_value, "not ssdp:alive, ssdp:byebye or ssdp:update")
+    usn = headers.get("usn") or _required(parsed, kind, "USN")
     split_usn(usn)
     location = None
     max_age = None
     next_boot_id = None
     if nts is not NTS.BYEBYE:
-        location = _required(parsed, f"{kind} {nts.value}", "LOCATION")
+        location = headers.get("location") or _required(parsed, f"{kind} {nts.value}", "LOCATION")
     if nts is NTS.ALIVE:
         max_age = _max_age(parsed, DEFAULT_MAX_AGE)
     if nts is NTS.UPDATE:
         next_boot_id = _optional_int(parsed, "NEXTBOOTID.UPNP.ORG", 0, MAX_BOOT_ID)
     return Notify(
-        nts=nts,
-        nt=nt,
-        usn=usn,
-        location=location,
-        max_age=max_age,
-        server=parsed.headers.get("server"),
-        boot_id=_optional_int(parsed, "BOOTID.UPNP.ORG", 0, MAX_BOOT_ID),
-        config_id=_optional_int(parsed, "CONFIGID.UPNP.ORG", 0, MAX_CONFIG_ID),
-        next_boot_id=next_boot_id,
-        host=host,
-        extra=_extra(parsed, _COMMON + ("NT", "NTS", "USN", "LOCATION", "NEXTBOOTID.UPNP.ORG")),
+        nts,
+        nt,
+        usn,
+        location,
+        max_age,
+        headers.get("server"),
+        _optional_int(parsed, "BOOTID.UPNP.ORG", 0, MAX_BOOT_ID),
+        _optional_int(parsed, "CONFIGID.UPNP.ORG", 0, MAX_CONFIG_ID),
+        next_boot_id,
+        host,
+        _extra(parsed, _NOTIFY_HEADERS),
     )
 
 
 def _decode_response(parsed: _Parsed) -> SearchResponse:
     kind = "search response"
-    st = _required(parsed, kind, "ST")
-    usn = _required(parsed, kind, "USN")
+    headers = parsed.headers
+    st = headers.get("st") or _required(parsed, kind, "ST")
+    usn = headers.get("usn") or _required(parsed, kind, "USN")
     split_usn(usn)
-    location = _required(parsed, kind, "LOCATION")
-    max_age = _max_age(parsed, DEFAULT_MAX_AGE)
-    assert max_age is not None
+    location = headers.get("location") or _required(parsed, kind, "LOCATION")
+    max_age = headers.get("cache-control")
+    boot_id = headers.get("bootid.upnp.org")
+    config_id = headers.get("configid.upnp.org")
     return SearchResponse(
-        st=st,
-        usn=usn,
-        location=location,
-        max_age=max_age,
-        server=parsed.headers.get("server"),
-        boot_id=_optional_int(parsed, "BOOTID.UPNP.ORG", 0, MAX_BOOT_ID),
-        config_id=_optional_int(parsed, "CONFIGID.UPNP.ORG", 0, MAX_CONFIG_ID),
-        date=parsed.headers.get("date"),
-        extra=_extra(parsed, _COMMON + ("ST", "USN", "LOCATION", "DATE", "EXT")),
+        st,
+        usn,
+        location,
+        DEFAULT_MAX_AGE if max_age is None else parse_max_age(max_age),
+        headers.get("server"),
+        None if boot_id is None else _bounded_int("BOOTID.UPNP.ORG", boot_id, 0, MAX_BOOT_ID),
+        None
+        if config_id is None
+        else _bounded_int("CONFIGID.UPNP.ORG", config_id, 0, MAX_CONFIG_ID),
+        headers.get("date"),
+        _extra(parsed, _RESPONSE_HEADERS),
     )
+
+
+#: The start lines nearly every message has, each to the decoder the general
+#: rule below would pick for it.
+_COMMON_STARTS: dict[str, Callable[[_Parsed], Message]] = {
+    "M-SEARCH * HTTP/1.1": _decode_search,
+    "NOTIFY * HTTP/1.1": _decode_notify,
+    "HTTP/1.1 200 OK": _decode_response,
+}
 
 
 def decode(data: bytes) -> Message:
@@ -325,6 +454,9 @@ def decode(data: bytes) -> Message:
     @raise InvalidHeader: a header value is not acceptable.
     """
     parsed = _parse(data)
+    common = _COMMON_STARTS.get(parsed.start)
+    if common is not None:
+        return common(parsed)
     parts = parsed.start.split(" ")
     if len(parts) == 3 and parts[1] == "*" and parts[2] in ("HTTP/1.1", "HTTP/1.0"):
         method = parts[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ssdp_upnp import message as m
@@ -257,3 +257,53 @@ _usn = _text.map(lambda t: t.replace(":", "")).filter(bool).map(lambda t: "uuid:
 )
 def test_round_trip(message: m.Message) -> None:
     assert m.decode(m.encode(message)) == message
+
+
+# -- the common-case parser gives what the line-by-line parser gives
+
+_piece = st.sampled_from(
+    [b"HOST", b"St", b"x-y", b"USN", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\xc3\xa9",
+     b"\x00", b"\x7f", b"\xff", b"max-age=5", b"uuid:a", b"a" * 300, b"(", b'"']
+)  # fmt: skip
+_raw_line = st.lists(st.one_of(_piece, st.binary(max_size=6)), max_size=6).map(b"".join)
+
+
+def _parsed_fields(parsed: object) -> tuple[object, ...]:
+    assert isinstance(parsed, m._Parsed)
+    return parsed.start, parsed.headers, parsed.order
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(_line, _raw_line),
+    st.lists(st.one_of(st.tuples(_name, _value).map(b": ".join), _raw_line), max_size=40),
+    st.sampled_from([b"\r\n\r\n", b"\r\n", b"\n\n", b"\r\n\r\nbody", b"\r\n\r\n\xff"]),
+)
+def test_common_case_parser_agrees_with_line_parser(
+    start: bytes, lines: list[bytes], end: bytes
+) -> None:
+    data = b"\r\n".join([start, *lines]) + end
+    common = m._parse_common(data)
+    try:
+        expected = _parsed_fields(m._parse_lines(data))
+    except MessageError:
+        # what the line parser refuses the common-case parser leaves to it
+        assert common is None
+        return
+    event("common case" if common is not None else "left to the line parser")
+    if common is not None:
+        assert _parsed_fields(common) == expected
+
+
+def test_common_case_parser_takes_the_usual_messages() -> None:
+    for data in (GSSDP_SEARCH, MINIUPNPD_RESPONSE, m.encode(m.SearchRequest(st="ssdp:all"))):
+        common = m._parse_common(data)
+        assert common is not None
+        assert _parsed_fields(common) == _parsed_fields(m._parse_lines(data))
+
+
+def test_header_name_cache_is_bounded() -> None:
+    for i in range(2 * m._MAX_KNOWN_NAMES):
+        parsed = m._parse(b"M-SEARCH * HTTP/1.1\r\nX-%d: 1\r\n\r\n" % i)
+        assert parsed.headers == {f"x-{i}": "1"}
+    assert len(m._KNOWN_NAMES) <= m._MAX_KNOWN_NAMES

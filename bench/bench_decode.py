@@ -1,0 +1,119 @@
+"""
+C{message.decode} beside a hand-written floor and two other SSDP parsers.
+
+The floor splits the head and its lines on bytes and lower-cases the names: no
+check at all, so it is the least any parser can cost. ssdpy's
+C{parse_headers} checks little more; async_upnp_client's C{decode_ssdp_packet}
+caches what it parsed, so every parser is given 4,096 datagrams that differ in
+one value (ST or CONFIGID), as a node's datagrams do. Ours checks every limit
+and gives typed messages.
+
+Usage: python bench/bench_decode.py [--anchors] [ROUNDS]
+  --anchors: run in the anchors' venv (bench/anchors.py) so that ssdpy and
+  async_upnp_client are timed too; without it, only ours and the floor.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import timeit
+from collections import deque
+from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from anchors import anchor_python, in_anchor_venv  # noqa: E402
+
+M_SEARCH = (
+    b"M-SEARCH * HTTP/1.1\r\n"
+    b"HOST: 239.255.255.250:1900\r\n"
+    b'MAN: "ssdp:discover"\r\n'
+    b"MX: 2\r\n"
+    b"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+    b"\r\n"
+)
+#: miniupnpd 2.3.1's answer, as the lab router sends it
+OK = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"CACHE-CONTROL: max-age=120\r\n"
+    b"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+    b"USN: uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b::urn:schemas-upnp-org:device:"
+    b"InternetGatewayDevice:2\r\n"
+    b"EXT:\r\n"
+    b"SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
+    b"LOCATION: http://198.51.100.1:5000/rootDesc.xml\r\n"
+    b'OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n'
+    b"01-NLS: 1700000000\r\n"
+    b"BOOTID.UPNP.ORG: 1700000000\r\n"
+    b"CONFIGID.UPNP.ORG: 1337\r\n"
+    b"\r\n"
+)
+
+
+VARIANTS = 4096
+
+
+def floor(data: bytes) -> tuple[bytes, dict[bytes, bytes]]:
+    head = data.split(b"\r\n\r\n", 1)[0]
+    lines = head.split(b"\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers
+
+
+def parsers() -> dict[str, Callable[[bytes], object]]:
+    from ssdp_upnp.message import decode
+
+    found: dict[str, Callable[[bytes], object]] = {"ours": decode, "floor": floor}
+    try:
+        from ssdpy.http_helper import parse_headers  # type: ignore[import-not-found,unused-ignore]
+
+        found["ssdpy 0.4.1"] = parse_headers
+    except ImportError:
+        pass
+    try:
+        from async_upnp_client.ssdp import decode_ssdp_packet
+
+        found["async_upnp_client 0.49.0"] = lambda data: decode_ssdp_packet(
+            data, None, ("198.51.100.1", 1900)
+        )
+    except ImportError:
+        pass
+    return found
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if "--anchors" in args and not in_anchor_venv():
+        python = anchor_python()
+        os.execv(str(python), [str(python), os.path.abspath(__file__), *args])
+    rounds = int(next((a for a in args if a.isdigit()), "25"))
+    kinds = (
+        [M_SEARCH.replace(b":1\r\n\r\n", b":%d\r\n\r\n" % i) for i in range(VARIANTS)],
+        [
+            OK.replace(b"CONFIGID.UPNP.ORG: 1337", b"CONFIGID.UPNP.ORG: %d" % i)
+            for i in range(VARIANTS)
+        ],
+    )
+    assert all(len(set(datagrams)) == VARIANTS for datagrams in kinds)
+    print(f"python {sys.version.split()[0]}, best of {rounds} rounds, µs per datagram")
+    found = parsers()
+    print(f"{'parser':28s} {'M-SEARCH':>9s} {'× floor':>8s} {'200 OK':>9s} {'× floor':>8s}")
+    times: dict[str, list[float]] = {}
+    # interleaved: every parser once per round, so a slow spell of the VM hits all
+    for _ in range(rounds):
+        for name, parse in found.items():
+            row = times.setdefault(name, [float("inf"), float("inf")])
+            for i, datagrams in enumerate(kinds):
+                t = timeit.timeit(lambda: deque(map(parse, datagrams), 0), number=1)  # noqa: B023
+                row[i] = min(row[i], t / VARIANTS * 1e6)
+    base = times["floor"]
+    for name, (search, ok) in times.items():
+        print(f"{name:28s} {search:9.2f} {search / base[0]:8.2f} {ok:9.2f} {ok / base[1]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
