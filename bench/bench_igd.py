@@ -3,7 +3,9 @@ Add-mapping latency against a real miniupnpd, ours beside upnpc, in one lab run.
 Needs root, ip(8), miniupnpd-nftables and miniupnpc; builds its own lab (tests/netlab.py).
 
 cold: gateway discovery (SSDP) + description + SOAP; warm: the SOAP call only.
-Whole-command times include process start (Python's ~0.3 s for ours).
+Whole-command times include process start (Python's ~0.3 s for ours). The floor
+(lab_scripts/raw_igd.py) does the same exchanges on plain sockets with no checks;
+each ratio is ours over it, from the same run.
 
 Usage: python bench/bench_igd.py [N]
 """
@@ -23,13 +25,17 @@ from netlab import MINIUPNPD_HTTP_PORT, ROUTER_LAN, Lab, lab_unavailable_reason 
 
 PY = sys.executable
 SCRIPT = str(HERE / "lab_scripts" / "igd_times.py")
+RAW = str(HERE / "lab_scripts" / "raw_igd.py")
 URL = f"http://{ROUTER_LAN}:{MINIUPNPD_HTTP_PORT}/rootDesc.xml"
 
 
-def summary(label: str, seconds: list[float]) -> None:
+def summary(label: str, seconds: list[float], floor: list[float] | None = None) -> None:
     ms = sorted(s * 1000 for s in seconds)
-    print(f"{label:58s} n={len(ms):3d} median {statistics.median(ms):8.1f} ms"
-          f"  min {ms[0]:8.1f}  max {ms[-1]:8.1f}")  # fmt: skip
+    ratio = ""
+    if floor:
+        ratio = f"  {statistics.median(seconds) / statistics.median(floor):5.2f} x floor"
+    print(f"{label:58s} n={len(ms):3d} median {statistics.median(ms):8.2f} ms"
+          f"  min {ms[0]:8.2f}  max {ms[-1]:8.2f}{ratio}")  # fmt: skip
 
 
 def timed(lab: Lab, argv: list[str]) -> tuple[float, str]:
@@ -51,8 +57,15 @@ def main() -> None:
     with Lab(hosts=1, router=True) as lab:
         lab.start_miniupnpd()
         ours_find, ours_add, ours_total, ours_cmd = [], [], [], []
+        raw_find, raw_add, raw_total = [], [], []
         upnpc_i, upnpc_u = [], []
         for _ in range(n):
+            _, out = timed(lab, [PY, RAW, "cold"])
+            result = json.loads(out.strip().splitlines()[-1])
+            raw_find.append(result["find"])
+            raw_add.append(result["add"])
+            raw_total.append(result["total"])
+            delete(lab)
             elapsed, out = timed(lab, [PY, SCRIPT, "cold"])
             result = json.loads(out.strip().splitlines()[-1])
             ours_find.append(result["find"])
@@ -69,14 +82,26 @@ def main() -> None:
             assert "is redirected" in out, out
             upnpc_u.append(elapsed)
             delete(lab)
-        _, out = timed(lab, [PY, SCRIPT, "warm", str(max(n, 20))])
-        warm = json.loads(out.strip().splitlines()[-1])["add"]
-        summary("ours cold, in process: find_gateway (SSDP+desc+status)", ours_find)
-        summary("ours cold, in process: then AddPortMapping", ours_add)
-        summary("ours cold, in process: total", ours_total)
+        warm: dict[str, list[float]] = {"add": [], "delete": []}
+        raw_warm: dict[str, list[float]] = {"add": [], "delete": []}
+        for _ in range(4):  # interleaved chunks
+            for script, into in ((SCRIPT, warm), (RAW, raw_warm)):
+                _, out = timed(lab, [PY, script, "warm", str(max(n, 20) // 2)])
+                for key, times in json.loads(out.strip().splitlines()[-1]).items():
+                    # the first call of a process pays for its imports and connections
+                    into[key].extend(times[1:])
+        summary("raw floor cold: SSDP + description", raw_find)
+        summary("raw floor cold: then AddPortMapping", raw_add)
+        summary("raw floor cold: total", raw_total)
+        summary("ours cold, in process: find_gateway (SSDP+desc+status)", ours_find, raw_find)
+        summary("ours cold, in process: then AddPortMapping", ours_add, raw_add)
+        summary("ours cold, in process: total", ours_total, raw_total)
         summary("ours cold, whole command (python start included)", ours_cmd)
         summary("upnpc -i -a (SSDP discovery), whole command", upnpc_i)
-        summary("ours warm: AddPortMapping only, in process", warm)
+        summary("raw floor warm: AddPortMapping POST", raw_warm["add"])
+        summary("raw floor warm: DeletePortMapping POST", raw_warm["delete"])
+        summary("ours warm: AddPortMapping, in process", warm["add"], raw_warm["add"])
+        summary("ours warm: DeletePortMapping, in process", warm["delete"], raw_warm["delete"])
         summary("upnpc -u URL -a (no discovery), whole command", upnpc_u)
 
 

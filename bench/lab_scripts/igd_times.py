@@ -2,7 +2,7 @@
 In a lab host: time ssdp_upnp's IGD client. Prints one JSON line.
 argv: cold | warm N
   cold: find_gateway (SSDP + description + GetStatusInfo) then AddPortMapping, timed apart
-  warm: one find_gateway, then N AddPortMapping calls (SOAP only), each timed
+  warm: one find_gateway, then N (AddPortMapping, DeletePortMapping) calls (SOAP only), each timed
 """
 
 import json
@@ -26,13 +26,15 @@ async def main(reactor, mode, n="10"):
         done = time.perf_counter()
         print(json.dumps({"find": found - start, "add": done - found, "total": done - start}))
         return
-    times = []
+    adds, deletes = [], []
     for _ in range(int(n)):
         t = time.perf_counter()
         await gateway.add_mapping(8048, 8048, "TCP")
-        times.append(time.perf_counter() - t)
+        t1 = time.perf_counter()
         await gateway.delete_mapping(8048, "TCP")
-    print(json.dumps({"add": times}))
+        adds.append(t1 - t)
+        deletes.append(time.perf_counter() - t1)
+    print(json.dumps({"add": adds, "delete": deletes}))
 
 
 react(lambda reactor: Deferred.fromCoroutine(main(reactor, *sys.argv[1:])))
