@@ -77,9 +77,47 @@ def families(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
+    unknown = _unknown_interface(args.interface or [])
+    if unknown is not None:
+        kinds = " or ".join(f"IPv{f}" for f in families(args))
+        raise ConfigurationError(
+            f"no {kinds} interface {unknown[0]!r}; this host has: {unknown[1]}"
+        )
     from .lan import lan_interfaces
 
     return lan_interfaces(args.interface or [], args.exclude_interface or [], families(args))
+
+
+def _unknown_interface(wanted: Sequence[str]) -> tuple[str, str] | None:
+    """
+    The first of C{wanted} that is neither the name of an interface of this
+    host nor an address, with the names there are; or None. It reads only the
+    names (C{if_nameindex}), so a mistyped name is told at once; whether a
+    name or an address fits is then L{ssdp_upnp.lan}'s to say.
+    """
+    import socket
+
+    try:
+        names = {name for _, name in socket.if_nameindex()}
+    except OSError:
+        return None
+    for want in wanted:
+        if want in names or _is_address(want.partition("%")[0]):
+            continue
+        return want, ", ".join(sorted(names)) or "none"
+    return None
+
+
+def _is_address(text: str) -> bool:
+    import socket
+
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _arg(check: Callable[[str], T]) -> Callable[[str], T]:
@@ -177,7 +215,8 @@ def parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="list every SSDP answer on the LAN")
     common(search, 3.0)
-    search.add_argument("--st", default="ssdp:all", type=_arg(_search_target),
+    # no default here: argparse would run the check (and import the message module) on it
+    search.add_argument("--st", type=_arg(_search_target),
                         help="search target (default ssdp:all)")  # fmt: skip
     search.add_argument("--verbose", "-v", action="store_true",
                         help="every column (ST, USN, LOCATION, SERVER)")  # fmt: skip
@@ -282,6 +321,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """
     top = parser()
     args = top.parse_args(argv)
+    if args.command == "search" and args.st is None:
+        args.st = "ssdp:all"
     try:
         _interfaces(args)
     except ConfigurationError as e:

@@ -63,6 +63,9 @@ def test_table() -> None:
         (["advertise", "--product", "b", "--port", "8048", "--uuid", "nope"], "not a uuid"),
         (["advertise", "--product", "b", "--port", "8048", "--duration", "-3"], "--duration"),
         (["search", "--interface", "wlan9"], "no IPv4 or IPv6 interface 'wlan9'"),
+        (["search", "--ipv4-only", "--interface", "wlan9"], "no IPv4 interface 'wlan9'"),
+        # an address is looked for among the interfaces' addresses, which are then listed
+        (["search", "--interface", "203.0.113.77"], "interface '203.0.113.77'; this host has: "),
     ],
 )
 def test_bad_arguments_exit_2_before_anything_is_opened(
@@ -146,3 +149,16 @@ def test_pinhole_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixt
         parser().parse_args(argv)
     assert exited.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_an_unknown_interface_name_is_told_from_the_names_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from ssdp_upnp import cli
+
+    monkeypatch.setattr(socket, "if_nameindex", lambda: [(1, "lo"), (2, "eth0")])
+    assert cli._unknown_interface(["eth0", "192.0.2.2", "fe80::1%eth0", "::1"]) is None
+    assert cli._unknown_interface(["eth0", "wlan9", "eth1"]) == ("wlan9", "eth0, lo")
+    assert cli._unknown_interface(["192.0.2"]) == ("192.0.2", "eth0, lo")
