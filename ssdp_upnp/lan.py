@@ -38,31 +38,33 @@ class Interface:
     address: ipaddress.IPv4Interface | ipaddress.IPv6Interface
     index: int = 0
 
-    @property
+    # each of these is read per datagram, and an Interface never changes: worked out once
+
+    @cached_property
     def ip(self) -> str:
         """The address alone (no zone)."""
         return str(self.address.ip)
 
-    @property
+    @cached_property
     def family(self) -> int:
         return self.address.version
 
-    @property
+    @cached_property
     def is_loopback(self) -> bool:
         return self.address.ip.is_loopback
 
-    @property
+    @cached_property
     def is_link_local(self) -> bool:
         return self.address.ip.is_link_local
 
-    @property
+    @cached_property
     def host(self) -> str:
         """The address to bind and send from: a link-local IPv6 one with its zone."""
         if self.family == 6 and self.is_link_local:
             return f"{self.ip}%{self.name}"
         return self.ip
 
-    @property
+    @cached_property
     def url_host(self) -> str:
         """
         The address as a URL writes it: an IPv6 one in brackets and without its
