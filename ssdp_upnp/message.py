@@ -340,11 +340,15 @@ def _max_age(parsed: _Parsed, default: int | None) -> int | None:
 
 def _extra(parsed: _Parsed, modelled: frozenset[str]) -> Headers:
     """The headers, in order, whose lower-cased names are not in C{modelled}."""
-    if parsed.headers.keys() <= modelled:
+    headers = parsed.headers
+    if headers.keys() <= modelled:
         return ()
-    # the lower-cased names are the keys of headers, in the same order
-    pairs = zip(parsed.order, parsed.headers, strict=True)
-    return tuple(named for named, key in pairs if key not in modelled)
+    names = parsed._names
+    if names is None:  # the line parser's: (name, value) in order
+        return tuple([pair for pair in parsed.order if pair[0].lower() not in modelled])
+    # the common-case parser's names, in the order the headers were stored (no duplicate)
+    pairs = zip(names, headers.items(), strict=True)
+    return tuple([(name, value) for name, (key, value) in pairs if key not in modelled])
 
 
 _COMMON = ("host", "bootid.upnp.org", "configid.upnp.org", "server", "cache-control")
