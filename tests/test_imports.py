@@ -129,3 +129,27 @@ def test_help_and_name_errors_load_only_the_parser() -> None:
     assert done.returncode == 0, done.stderr
     codes, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert codes == [0, 2, 2, 2] and loaded == []
+
+
+COMMAND = """
+import json, sys
+import twisted.internet.task as task
+
+def react(main, argv=()):
+    # what react does first: install the reactor (nothing is run, nothing is sent)
+    from twisted.internet import reactor
+    import twisted.web.client  # the gateway side, as a nat command loads it
+
+task.react = react
+from ssdp_upnp import cli
+cli.main(["peers", "--product", "blockchain"])
+print(json.dumps([sys.modules.get("OpenSSL", "absent"), "cryptography" in sys.modules,
+                  "twisted.internet.reactor" in sys.modules]))
+"""
+
+
+def test_a_command_runs_twisted_without_tls() -> None:
+    done = subprocess.run([sys.executable, "-c", COMMAND], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [None, False, True]
