@@ -116,8 +116,8 @@ Message = SearchRequest | Notify | SearchResponse
 class _Parsed:
     """
     A datagram's start line and headers: C{headers} maps lower-cased names to
-    values; C{order} lists (name, value) as sent, made only when asked for from
-    the head's C{lines} if the parser did not give it.
+    values; C{order} lists (name, value) as sent: the line parser gives it, and
+    for the common-case parser it is made from C{names} only when asked for.
     """
 
     __slots__ = ("start", "headers", "_order", "_names")
