@@ -9,13 +9,14 @@ from flooding the log.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 
 
-@dataclass
 class _Bucket:
-    tokens: float
-    stamp: float
+    __slots__ = ("tokens", "stamp")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens
+        self.stamp = stamp
 
 
 class RateLimiter:
@@ -43,8 +44,9 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(key)
-            elapsed = max(0.0, now - bucket.stamp)
-            bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
+            elapsed = now - bucket.stamp
+            if elapsed > 0:  # (a clock that went back refills nothing)
+                bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
             bucket.stamp = now
         return bucket
 

@@ -95,6 +95,15 @@ class Interface:
             return self.is_link_local and zone in (self.name, str(self.index))
         return not self.is_link_local and ip in self.address.network
 
+    def __hash__(self) -> int:
+        # equal interfaces (name, address and prefix, index) hash alike; from plain values
+        # kept once, as an interface keys the advertiser's tables at every datagram
+        return hash(self._key)
+
+    @cached_property
+    def _key(self) -> tuple[str, str, int, int]:
+        return (self.name, self.ip, self.address.network.prefixlen, self.index)
+
     @cached_property
     def _network4(self) -> tuple[int, int]:
         """The IPv4 subnet as integers (address, mask): the on-link check runs per datagram."""
