@@ -95,6 +95,29 @@ def protocol_case(st: str, unicast: bool = False) -> object:
     return handle
 
 
+def drop_case(kind: str) -> object:
+    """A datagram the advertiser drops: from off the link, or malformed (counted each time)."""
+    advertiser = SSDPAdvertiser(NODE, 1, MemoryMulticastReactor())
+    advertiser.serve_on(ETH0, "http://198.51.100.11:40000/description.xml")
+    if kind == "off-link":
+        datagram, sender = encode(SearchRequest(st="ssdp:all", mx=1)), ("203.0.113.9", 1900)
+    else:
+        datagram, sender = b"M-SEARCH * HTTP/1.1\r\nHOST 239.255.255.250\r\n\r\n", (
+            "198.51.100.12", 1900)  # fmt: skip
+    reason = "off-link sender" if kind == "off-link" else "malformed"
+    before = advertiser.drops.counts[reason]
+
+    def handle() -> None:
+        advertiser.datagramReceived(datagram, sender)
+
+    def check() -> None:
+        assert advertiser.drops.counts[reason] > before
+
+    handle()
+    check()
+    return handle
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     print(f"python {sys.version.split()[0]}, {seconds:.0f} s per case")
@@ -106,6 +129,9 @@ def main() -> None:
     print("unicast searches (no MX) are answered at once:")
     rate("protocol to transport, unicast, ST product (1 reply)",
          protocol_case(NODE.device_type, unicast=True), seconds)  # fmt: skip
+    print("dropped (counted, the log line rate-limited before it is formatted):")
+    rate("off-link sender", drop_case("off-link"), seconds)
+    rate("malformed datagram", drop_case("malformed"), seconds)
 
 
 if __name__ == "__main__":
