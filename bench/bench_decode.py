@@ -22,8 +22,10 @@ from collections import deque
 from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 from anchors import anchor_python, in_anchor_venv  # noqa: E402
+from helpers import MINIUPNPD_RESPONSE as OK  # noqa: E402
 
 M_SEARCH = (
     b"M-SEARCH * HTTP/1.1\r\n"
@@ -31,22 +33,6 @@ M_SEARCH = (
     b'MAN: "ssdp:discover"\r\n'
     b"MX: 2\r\n"
     b"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-    b"\r\n"
-)
-#: miniupnpd 2.3.1's answer, as the lab router sends it
-OK = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"CACHE-CONTROL: max-age=120\r\n"
-    b"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
-    b"USN: uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b::urn:schemas-upnp-org:device:"
-    b"InternetGatewayDevice:2\r\n"
-    b"EXT:\r\n"
-    b"SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
-    b"LOCATION: http://198.51.100.1:5000/rootDesc.xml\r\n"
-    b'OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n'
-    b"01-NLS: 1700000000\r\n"
-    b"BOOTID.UPNP.ORG: 1700000000\r\n"
-    b"CONFIGID.UPNP.ORG: 1337\r\n"
     b"\r\n"
 )
 

@@ -57,11 +57,21 @@ class _LiteralEndpoints:
 
     def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
         host = uri.host.decode("ascii", "replace").strip("[]")
-        if isIPv6Address(host):
+        family = _literal_family(host)
+        if family == 6:
             return TCP6ClientEndpoint(self.reactor, host, uri.port, self.timeout)
-        if isIPAddress(host):
+        if family == 4:
             return TCP4ClientEndpoint(self.reactor, host, uri.port, self.timeout)
         return HostnameEndpoint(self.reactor, uri.host, uri.port, self.timeout)
+
+
+def _literal_family(host: str) -> int | None:
+    """4 or 6 if C{host} (no brackets, no port) is an IP literal of that family, else None."""
+    if isIPv6Address(host):
+        return 6
+    if isIPAddress(host):
+        return 4
+    return None
 
 
 def default_http_client(
@@ -108,13 +118,15 @@ class _IPLiterals:
         data: bytes | None = None,
         allow_redirects: bool = True,
     ) -> Awaitable[IResponse]:
-        host = url.split("://", 1)[-1].split("/", 1)[0]
-        literal = host.startswith("[") or isIPAddress(host.rpartition(":")[0] or host)
-        if not literal or (allow_redirects and not host.startswith("[")):
+        netloc = url.split("://", 1)[-1].split("/", 1)[0]
+        bracketed = netloc.startswith("[")
+        host = netloc[1:].partition("]")[0] if bracketed else netloc.partition(":")[0]
+        literal = _literal_family(host) is not None
+        if not literal or (allow_redirects and not bracketed):
             return self.treq.request(
                 method, url, headers=headers, data=data, allow_redirects=allow_redirects
             )
-        if allow_redirects:
+        if allow_redirects:  # (treq cannot take an IPv6 literal at all)
             raise ValueError("IPv6 gateway URLs are fetched without following redirects")
         body = None if data is None else _BytesBody(data)
         return self.agent.request(method.encode("ascii"), url.encode("ascii"), headers, body)

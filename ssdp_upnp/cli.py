@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ._bounded import int_option
-from .errors import ConfigurationError, MessageError
+from .errors import ConfigurationError, MessageError, NoInterfaceError
 
 # The rest loads when a value is checked or a command runs: --help and most usage errors
 # import neither typing, dataclasses, ifaddr nor the message and node modules.
@@ -80,10 +80,7 @@ def families(args: argparse.Namespace) -> tuple[int, ...]:
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
     unknown = _unknown_interface(args.interface or [])
     if unknown is not None:
-        kinds = " or ".join(f"IPv{f}" for f in families(args))
-        raise ConfigurationError(
-            f"no {kinds} interface {unknown[0]!r}; this host has: {unknown[1]}"
-        )
+        raise NoInterfaceError.unknown(unknown[0], families(args), unknown[1])
     from .lan import lan_interfaces
 
     return lan_interfaces(args.interface or [], args.exclude_interface or [], families(args))

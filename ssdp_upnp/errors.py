@@ -7,6 +7,8 @@ library's failures with one clause, or a branch of the tree with another.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SSDPUPnPError(Exception):
     """Base class of every error raised by ssdp_upnp."""
@@ -56,6 +58,12 @@ class ConfigurationError(SSDPUPnPError, ValueError):
 
 class NoInterfaceError(ConfigurationError):
     """No network interface matched what was asked for."""
+
+    @classmethod
+    def unknown(cls, wanted: str, families: Iterable[int], present: str) -> NoInterfaceError:
+        """C{wanted} is no interface of C{families} here; C{present} lists what there is."""
+        kinds = " or ".join(f"IPv{f}" for f in sorted(families))
+        return cls(f"no {kinds} interface {wanted!r}; this host has: {present}")
 
 
 class InvalidDescription(SSDPUPnPError):

@@ -243,7 +243,7 @@ def choose_interfaces(
             matches = [i for i in available if want in (i.name, i.ip, i.host)]
             if not matches:
                 names = ", ".join(f"{i.name} ({i.ip})" for i in available) or "none"
-                raise NoInterfaceError(f"no {kinds} interface {want!r}; this host has: {names}")
+                raise NoInterfaceError.unknown(want, families, names)
             chosen.extend(m for m in matches if m not in chosen)
         skipped.extend(Skipped(i, "not asked for") for i in available if i not in chosen)
     else:

@@ -202,13 +202,13 @@ _NOT_PRINTABLE_ASCII = bytes(
 )
 
 
-def _header_key(name: str) -> str | None:
-    """C{name} lower-cased if it is a token, else None."""
-    key = _KNOWN_NAMES.get(name)
-    if key is None and _TOKEN.match(name):
-        key = name.lower()
-        if len(_KNOWN_NAMES) < _MAX_KNOWN_NAMES:
-            _KNOWN_NAMES[name] = key
+def _learn_name(name: str) -> str | None:
+    """C{name} (not in L{_KNOWN_NAMES}) lower-cased and kept if it is a token, else None."""
+    if not _TOKEN.match(name):
+        return None
+    key = name.lower()
+    if len(_KNOWN_NAMES) < _MAX_KNOWN_NAMES:
+        _KNOWN_NAMES[name] = key
     return key
 
 
@@ -256,7 +256,7 @@ def _parse_common(data: bytes) -> _Parsed | None:
     known = _KNOWN_NAMES
     for i in range(1, count + 1):
         name, colon, value = lines[i].partition(":")
-        key = (known.get(name) or _header_key(name)) if colon else None
+        key = (known.get(name) or _learn_name(name)) if colon else None
         if key is None:
             return None
         headers[key] = value.strip()
@@ -419,19 +419,16 @@ def _decode_response(parsed: _Parsed) -> SearchResponse:
     usn = headers.get("usn") or _required(parsed, kind, "USN")
     split_usn(usn)
     location = headers.get("location") or _required(parsed, kind, "LOCATION")
-    max_age = headers.get("cache-control")
-    boot_id = headers.get("bootid.upnp.org")
-    config_id = headers.get("configid.upnp.org")
+    max_age = _max_age(parsed, DEFAULT_MAX_AGE)
+    assert max_age is not None
     return SearchResponse(
         st,
         usn,
         location,
-        DEFAULT_MAX_AGE if max_age is None else parse_max_age(max_age),
+        max_age,
         headers.get("server"),
-        None if boot_id is None else _bounded_int("BOOTID.UPNP.ORG", boot_id, 0, MAX_BOOT_ID),
-        None
-        if config_id is None
-        else _bounded_int("CONFIGID.UPNP.ORG", config_id, 0, MAX_CONFIG_ID),
+        _optional_int(parsed, "BOOTID.UPNP.ORG", 0, MAX_BOOT_ID),
+        _optional_int(parsed, "CONFIGID.UPNP.ORG", 0, MAX_CONFIG_ID),
         headers.get("date"),
         _extra(parsed, _RESPONSE_HEADERS),
     )

@@ -24,6 +24,23 @@ UUID_B = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
 ETH0 = Interface.parse("eth0", "198.51.100.11/24")
 ETH1 = Interface.parse("eth1", "10.9.0.1/16")
 
+#: miniupnpd 2.3.1's answer to an M-SEARCH, as the lab router sends it
+MINIUPNPD_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"CACHE-CONTROL: max-age=120\r\n"
+    b"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+    b"USN: uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b::urn:schemas-upnp-org:device:"
+    b"InternetGatewayDevice:2\r\n"
+    b"EXT:\r\n"
+    b"SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
+    b"LOCATION: http://198.51.100.1:5000/rootDesc.xml\r\n"
+    b'OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n'
+    b"01-NLS: 1700000000\r\n"
+    b"BOOTID.UPNP.ORG: 1700000000\r\n"
+    b"CONFIGID.UPNP.ORG: 1337\r\n"
+    b"\r\n"
+)
+
 
 def make_node(uuid: str = UUID_A, **kw: Any) -> NodeInfo:
     fields: dict[str, Any] = dict(uuid=uuid, product="blockchain", network="main", port=8048)

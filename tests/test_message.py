@@ -6,6 +6,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from helpers import MINIUPNPD_RESPONSE
 from ssdp_upnp import message as m
 from ssdp_upnp.errors import (
     InvalidHeader,
@@ -23,22 +24,6 @@ GSSDP_SEARCH = (
     b"ST: upnp:rootdevice\r\n"
     b"MX: 3\r\n"
     b"User-Agent: GSSDP/1.6.2\r\n"
-    b"\r\n"
-)
-
-MINIUPNPD_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"CACHE-CONTROL: max-age=120\r\n"
-    b"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
-    b"USN: uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b::urn:schemas-upnp-org:device:"
-    b"InternetGatewayDevice:2\r\n"
-    b"EXT:\r\n"
-    b"SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
-    b"LOCATION: http://198.51.100.1:5000/rootDesc.xml\r\n"
-    b'OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n'
-    b"01-NLS: 1700000000\r\n"
-    b"BOOTID.UPNP.ORG: 1700000000\r\n"
-    b"CONFIGID.UPNP.ORG: 1337\r\n"
     b"\r\n"
 )
 
