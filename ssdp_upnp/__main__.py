@@ -1,5 +1,5 @@
 """python -m ssdp_upnp: the ssdp-upnp command line."""
 
-from .cli import main
+from .cli import console
 
-main()
+console()

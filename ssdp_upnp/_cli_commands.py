@@ -18,11 +18,8 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import LoopingCall, deferLater, react
 from twisted.logger import Logger
 
-from ._inbound import DropLog, Inbound
-from ._searcher import Searcher
 from ._types import ISSDPReactor
 from .cli import _interfaces, _table, families
-from .discovery import discover
 from .errors import (
     ConfigurationError,
     NoGatewayFound,
@@ -30,13 +27,12 @@ from .errors import (
     NotAuthorized,
     SSDPUPnPError,
 )
-from .lan import Interface, lan_choice, public_ipv6_addresses
-from .legacy import LegacyResponse
-from .message import Notify, SearchResponse
-from .node_service import NodeConfig, NodeService
+from .lan import lan_choice, public_ipv6_addresses
 
-if TYPE_CHECKING:  # the NAT side loads only for the commands that use it
+if TYPE_CHECKING:  # each command imports what only it uses (nat add loads no SSDP node)
+    from ._inbound import Inbound
     from .gateway import Gateway
+    from .lan import Interface
     from .mapping import IPortMapper
 
 log = Logger()
@@ -150,6 +146,11 @@ def _search_rows(found: Sequence[dict[str, Any]], verbose: bool) -> tuple[list[d
 
 
 async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    from ._inbound import DropLog
+    from ._searcher import Searcher
+    from .legacy import LegacyResponse
+    from .message import Notify, SearchResponse
+
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
     def seen(message: Inbound, host: str, port: int, interface: Interface) -> None:
@@ -196,6 +197,8 @@ async def _search(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
 
 
 async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    from .discovery import discover
+
     with _Progress(reactor, args, "looking for peers"):
         peers = await discover(reactor, args.product, args.network, interfaces=_interfaces(args),
                                timeout=args.timeout, mx=args.mx, wanted=args.wanted,
@@ -215,6 +218,8 @@ async def _peers(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
 
 
 async def _advertise(reactor: ISSDPReactor, args: argparse.Namespace) -> None:
+    from .node_service import NodeConfig, NodeService
+
     config = NodeConfig(
         args.product, args.network, args.port, node_id=args.node_id, uuid=args.uuid,
         state_file=args.state_file, interfaces=tuple(args.interface or ()), discover=False,

@@ -30,12 +30,11 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from ._types import HTTPClient, ISSDPReactor
+from ._types import DEFAULT_TIMEOUT, HTTPClient, ISSDPReactor
 from .errors import GatewayHTTPError
 
 #: Largest body read from a gateway (descriptions are a few KiB; GetListOfPortMappings more).
 MAX_BODY = 256 * 1024
-DEFAULT_TIMEOUT = 5.0
 
 
 class _QuietFactory(_HTTP11ClientFactory):

@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # twisted.web loads only with the HTTP client
     from twisted.web.http_headers import Headers
     from twisted.web.iweb import IResponse
 
+#: How long a gateway has for each HTTP exchange, in seconds.
+DEFAULT_TIMEOUT = 5.0
+
 
 class ISSDPReactor(IReactorMulticast, IReactorUDP, IReactorTCP, IReactorTime, Interface):
     """

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -346,5 +347,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     run(args)
 
 
+def console(argv: Sequence[str] | None = None) -> NoReturn:
+    """
+    The C{ssdp-upnp} program: L{main}, then the output flushed and the process
+    ended at once (C{os._exit}) with main's exit status.
+
+    By then the command is over (the reactor has stopped) and only stdout and
+    stderr were written; tearing down an interpreter that loaded Twisted takes
+    0.06-0.13 s here and releases nothing the system would not. An exception
+    other than C{SystemExit} is left to Python (traceback, normal exit).
+    """
+    try:
+        main(argv)
+        status = 0
+    except SystemExit as e:
+        status = _exit_status(e.code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: Python's own status for it
+            status = status or 120
+    os._exit(status)
+
+
+def _exit_status(code: object) -> int:
+    """The status C{SystemExit(code)} ends Python with (a message goes to stderr, status 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
-    main()
+    console()

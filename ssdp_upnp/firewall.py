@@ -21,9 +21,9 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._http import DEFAULT_TIMEOUT, http_request
+from ._http import http_request
 from ._port_control import HeldMappings
-from ._types import HTTPClient, ISSDPReactor
+from ._types import DEFAULT_TIMEOUT, HTTPClient, ISSDPReactor
 from .errors import (
     GatewayError,
     MappingNotHeld,

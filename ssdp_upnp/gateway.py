@@ -20,8 +20,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from ._bounded import MAX_DIGITS, bounded_int
-from ._http import DEFAULT_TIMEOUT, http_request
-from ._types import HTTPClient
+from ._http import http_request
+from ._types import DEFAULT_TIMEOUT, HTTPClient
 from .errors import (
     ConfigurationError,
     ConflictInMappingEntry,

@@ -8,11 +8,16 @@ as it is answered: the description is fetched (bounded, no redirects, and only
 from the host that sent the SSDP answer), its connection services are asked
 GetStatusInfo, and the first usable one wins: Connected first, IGD2 first.
 With C{description_url} the search is skipped.
+
+The description side (the HTTP client, lxml, SOAP) loads once the searches
+are sent, while the gateways wait before they answer (miniupnpd 50 ms at
+least, UDA up to MX seconds): a command pays for its import in that time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -20,19 +25,27 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._http import DEFAULT_TIMEOUT, default_http_client, http_request
 from ._inbound import DropLog, Inbound
 from ._searcher import Searcher
-from ._types import HTTPClient, ISSDPReactor
+from ._types import DEFAULT_TIMEOUT, HTTPClient, ISSDPReactor
 from .errors import GatewayError, NoGatewayFound
-from .gateway import Gateway
-from .igd import GATEWAY_SEARCH_TARGETS, connection_services, parse_gateway_description
+from .igd_types import GATEWAY_SEARCH_TARGETS
 from .lan import Interface, default_gateways, interface_for, route_source
 from .message import SearchResponse
+
+if TYPE_CHECKING:
+    from .gateway import Gateway
 
 log = Logger()
 SEARCH_REPEATS = 3
 SEARCH_SPACING = 0.5
+
+
+def _http_client(reactor: ISSDPReactor, timeout: float) -> HTTPClient:
+    """A new HTTP client for the gateway (this loads the description side)."""
+    from ._http import default_http_client
+
+    return default_http_client(reactor, timeout)
 
 
 async def probe_gateway(
@@ -49,6 +62,10 @@ async def probe_gateway(
         (or, if none says Connected, the first that answers GetStatusInfo).
     @raise GatewayError: nothing usable there.
     """
+    from ._http import http_request
+    from .gateway import Gateway
+    from .igd import connection_services, parse_gateway_description
+
     code, body = await http_request(reactor, http, "GET", location, timeout=timeout)
     if code != 200:
         raise NoGatewayFound(f"{location}: HTTP status {code}")
@@ -84,7 +101,7 @@ class _Search:
     def __init__(
         self,
         reactor: ISSDPReactor,
-        http: HTTPClient,
+        http: HTTPClient | None,
         interfaces: Sequence[Interface],
         mx: int,
         timeout: float,
@@ -117,7 +134,20 @@ class _Search:
         # failed by then, say so at once instead of waiting for the deadline
         last_search = (SEARCH_REPEATS - 1) * SEARCH_SPACING
         self.searcher.later(min(self.timeout, last_search + self.mx + 0.5), self._answers_over)
+        # the gateways take longer to answer than the description side takes to load
+        self.searcher.later(0, self._prepare)
         return self.result
+
+    def _prepare(self) -> None:
+        """Load what probing a gateway takes (the HTTP client, lxml, SOAP)."""
+        from . import gateway  # noqa: F401
+
+        self._client()
+
+    def _client(self) -> HTTPClient:
+        if self.http is None:
+            self.http = _http_client(self.reactor, self.timeout)
+        return self.http
 
     def _answers_over(self) -> None:
         self.answers_over = True
@@ -147,7 +177,7 @@ class _Search:
             local = next((i for i in self.interfaces if i.family == 4 and i.name == local.name),
                          local)  # fmt: skip
         probe = Deferred.fromCoroutine(
-            probe_gateway(self.reactor, self.http, location, local.ip, self.timeout)
+            probe_gateway(self.reactor, self._client(), location, local.ip, self.timeout)
         )
         self.probes[location] = probe
         probe.addCallbacks(self._found, self._failed, errbackArgs=(location,))
@@ -208,14 +238,14 @@ def find_gateway(
     @return: a Deferred that fires with a L{Gateway} as soon as one is usable,
         or fails with L{NoGatewayFound} after C{timeout} seconds.
     """
-    http = http if http is not None else default_http_client(reactor, timeout)
     if description_url is not None:
+        client = http if http is not None else _http_client(reactor, timeout)
         host = urlsplit(description_url).hostname or ""
         on_link = interface_for(interfaces, host)
 
         async def direct() -> Gateway:
             local = on_link.ip if on_link is not None else route_source(host)
-            return await probe_gateway(reactor, http, description_url, local, timeout)
+            return await probe_gateway(reactor, client, description_url, local, timeout)
 
         return Deferred.fromCoroutine(direct())
     if unicast_to is None:

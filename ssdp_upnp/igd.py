@@ -19,9 +19,16 @@ from lxml import etree
 from ._bounded import MAX_DIGITS, bounded_int
 from ._xmlsafe import child_text, local_name, parse_xml
 from .errors import InvalidGatewayResponse, UnsafeXML
+from .igd_types import GATEWAY_SEARCH_TARGETS, IGD_1, IGD_2, WAN_IP_1, WAN_IP_2, WAN_PPP_1
 from .mapping import PortMapping, is_double_nat
 
 __all__ = [
+    "GATEWAY_SEARCH_TARGETS",
+    "IGD_1",
+    "IGD_2",
+    "WAN_IP_1",
+    "WAN_IP_2",
+    "WAN_PPP_1",
     "ConnectionService",
     "GatewayDescription",
     "PortMapping",
@@ -32,14 +39,6 @@ __all__ = [
     "parse_port_mapping_list",
 ]
 
-WAN_IP_2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
-WAN_IP_1 = "urn:schemas-upnp-org:service:WANIPConnection:1"
-WAN_PPP_1 = "urn:schemas-upnp-org:service:WANPPPConnection:1"
-IGD_2 = "urn:schemas-upnp-org:device:InternetGatewayDevice:2"
-IGD_1 = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
-#: What a gateway search asks for, in order of preference (PROTOCOL.md: some
-#: gateways answer only some of them).
-GATEWAY_SEARCH_TARGETS = (IGD_2, IGD_1, WAN_IP_2, WAN_IP_1, WAN_PPP_1)
 _PREFERENCE = {WAN_IP_2: 0, WAN_IP_1: 1, WAN_PPP_1: 2}
 #: Nesting deeper than this is refused (a real IGD nests three levels).
 MAX_DEPTH = 8

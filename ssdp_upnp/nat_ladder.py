@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.interfaces import IDelayedCall
@@ -28,8 +28,10 @@ from ._types import HTTPClient, ISSDPReactor
 from .errors import GatewayError, NoGatewayFound
 from .lan import Interface, default_gateways, default_gateways6, interface_for, route_source
 from .mapping import METHODS, IPortMapper, check_method
-from .natpmp_client import NATPMPMapper
-from .pcp_client import PCPMapper
+
+if TYPE_CHECKING:  # each method's client loads when that method is asked
+    from .natpmp_client import NATPMPMapper
+    from .pcp_client import PCPMapper
 
 __all__ = ["METHODS", "NATLadder", "PinholeLadder", "check_method", "find_mapper", "udp_gateway"]
 
@@ -84,15 +86,18 @@ def _probe(
     except NoGatewayFound as e:
         return fail(e)
     if method == "pcp":
-        return _answered(PCPMapper(reactor, gateway, local))
-    return _answered(NATPMPMapper(reactor, gateway, local))
+        from .pcp_client import PCPMapper
+
+        pcp = PCPMapper(reactor, gateway, local)
+        return _answered(pcp, pcp.announce())
+    from .natpmp_client import NATPMPMapper
+
+    natpmp = NATPMPMapper(reactor, gateway, local)
+    return _answered(natpmp, natpmp.probe())
 
 
-def _answered(mapper: PCPMapper | NATPMPMapper) -> Deferred[IPortMapper]:
-    """Fires with C{mapper} once its gateway answered one probe (else closes it and fails)."""
-    asked = cast(
-        "Deferred[object]", mapper.announce() if isinstance(mapper, PCPMapper) else mapper.probe()
-    )
+def _answered(mapper: PCPMapper | NATPMPMapper, asked: Deferred[Any]) -> Deferred[IPortMapper]:
+    """Fires with C{mapper} once its gateway answered C{asked}, its probe (else closes it)."""
 
     def failed(failure: Failure) -> Failure:
         mapper.close()
@@ -343,7 +348,10 @@ class PinholeLadder:
         except NoGatewayFound as e:
             return fail(e)
         if method == "pcp":
-            return _answered(PCPMapper(self.reactor, gateway, self.local_address))
+            from .pcp_client import PCPMapper
+
+            pcp = PCPMapper(self.reactor, gateway, self.local_address)
+            return _answered(pcp, pcp.announce())
         from ._http import default_http_client
         from .firewall import find_firewall
 

@@ -162,3 +162,75 @@ def test_an_unknown_interface_name_is_told_from_the_names_alone(
     assert cli._unknown_interface(["eth0", "192.0.2.2", "fe80::1%eth0", "::1"]) is None
     assert cli._unknown_interface(["eth0", "wlan9", "eth1"]) == ("wlan9", "eth0, lo")
     assert cli._unknown_interface(["192.0.2"]) == ("192.0.2", "eth0, lo")
+
+
+def test_the_program_flushes_its_output_and_keeps_its_exit_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("COLUMNS", "80")  # the same help layout here and there
+    # a pipe, so stdout is block-buffered: the fast exit must flush it first
+    helped = subprocess.run([sys.executable, "-m", "ssdp_upnp", "--help"], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: ssdp-upnp")
+    assert helped.stdout == parser().format_help()
+    refused = subprocess.run([sys.executable, "-m", "ssdp_upnp", "search", "--mx", "9"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 2
+    assert "error:" in refused.stderr and refused.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "err"),
+    [(None, 0, ""), (SystemExit(), 0, ""), (SystemExit(3), 3, ""),
+     (SystemExit("no gateway"), 1, "no gateway\n")],
+)  # fmt: skip
+def test_console_exits_with_mains_status(
+    outcome: SystemExit | None,
+    status: int,
+    err: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ssdp_upnp import cli
+
+    class Exited(Exception):
+        pass
+
+    def main(argv: object) -> None:
+        print("out")
+        if outcome is not None:
+            raise outcome
+
+    def exit_now(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(cli, "main", main)
+    monkeypatch.setattr("os._exit", exit_now)
+    with pytest.raises(Exited) as exited:
+        cli.console([])
+    assert exited.value.args == (status,)
+    assert capsys.readouterr() == ("out\n", err)
+
+
+def test_console_reports_output_it_could_not_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from ssdp_upnp import cli
+
+    class Closed(io.StringIO):
+        def flush(self) -> None:
+            raise BrokenPipeError
+
+    def exit_now(code: int) -> None:
+        raise SystemError(code)
+
+    monkeypatch.setattr(cli, "main", lambda argv: None)
+    monkeypatch.setattr("os._exit", exit_now)
+    monkeypatch.setattr("sys.stdout", Closed())
+    with pytest.raises(SystemError) as exited:
+        cli.console([])
+    assert exited.value.args == (120,)

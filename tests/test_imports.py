@@ -24,7 +24,7 @@ node = NodeInfo.create("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "blockchain", "ma
 build_device_description(node), build_scpd()
 ssdp_upnp.cli.parser().parse_args(["peers", "--product", "blockchain"])
 before = sorted(m for m in %r if m in sys.modules)
-from ssdp_upnp import find_gateway  # the NAT side, on demand
+from ssdp_upnp.gateway import Gateway  # the NAT side, on demand
 after = sorted(m for m in %r if m in sys.modules)
 print(json.dumps([before, after]))
 """
@@ -36,6 +36,55 @@ def test_the_ssdp_side_loads_no_nat_side() -> None:
     assert done.returncode == 0, done.stderr
     before, after = json.loads(done.stdout)
     assert before == []
+    assert "lxml" in after and "twisted.web.client" in after
+
+
+SEARCH_FIRST = """
+import json, sys
+from twisted.internet.defer import succeed
+from twisted.internet.testing import MemoryReactorClock
+from ssdp_upnp import nat_ladder
+from ssdp_upnp.lan import Interface
+
+def loaded():
+    return sorted(m for m in %r if m in sys.modules)
+
+class Port:
+    def __init__(self, protocol):
+        self.sent = []
+        protocol.makeConnection(self)
+    def write(self, data, addr):
+        self.sent.append((data.split(b"\\r\\n")[0].decode(), loaded()))
+    def setTTL(self, ttl):
+        pass
+    def setOutgoingInterface(self, address):
+        return succeed(None)
+    def stopListening(self):
+        return None
+
+class Reactor(MemoryReactorClock):
+    ports = []
+    def listenMulticast(self, port, protocol, interface="", maxPacketSize=8192,
+                        listenMultiple=False):
+        self.ports.append(Port(protocol))
+        return self.ports[-1]
+
+reactor = Reactor()
+d = nat_ladder.find_mapper(reactor, [Interface.parse("eth0", "198.51.100.11/24")],
+                           method="upnp")
+reactor.advance(0)  # the next turn of the reactor: long before a gateway answers
+print(json.dumps([[port.sent[0] for port in Reactor.ports], loaded()]))
+d.cancel()
+"""
+
+
+def test_a_gateway_search_is_sent_before_the_description_side_loads() -> None:
+    # the HTTP client and lxml load while the gateways wait to answer, not before the search
+    done = subprocess.run([sys.executable, "-c", SEARCH_FIRST % (HEAVY,)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (first,), after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert first == ["M-SEARCH * HTTP/1.1", []]  # sent with nothing heavy loaded yet
     assert "lxml" in after and "twisted.web.client" in after
 
 
