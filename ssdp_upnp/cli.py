@@ -338,10 +338,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse(argv)
-    # The command line never speaks TLS (a gateway's URLs are http://), and Twisted runs
-    # without pyOpenSSL, which it otherwise loads with the reactor (with cryptography:
-    # 0.1-0.25 s of a command's start here). Marked absent unless already loaded.
-    sys.modules.setdefault("OpenSSL", None)  # type: ignore[arg-type]
+    from ._types import without_tls
+
+    without_tls()  # before the reactor loads
     from ._cli_commands import run  # Twisted and the rest load only now
 
     run(args)

@@ -202,3 +202,23 @@ def test_a_command_runs_twisted_without_tls() -> None:
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [None, False, True]
+
+
+TWISTD_NODE = """
+import json, sys
+from ssdp_upnp import tap
+from ssdp_upnp.lan import Interface
+options = tap.Options()
+options.parseOptions(["--product", "blockchain", "--state-file", sys.argv[1]])
+# what twistd does: makeService on the global reactor (nothing is started, nothing is sent)
+node = tap.makeService(options, available=[Interface.parse("eth0", "198.51.100.11/24")])
+print(json.dumps([sys.modules.get("OpenSSL", "absent"), "cryptography" in sys.modules,
+                  "twisted.internet.reactor" in sys.modules, node.running]))
+"""
+
+
+def test_twistd_ssdp_runs_twisted_without_tls(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", TWISTD_NODE, str(tmp_path / "state.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [None, False, True, 0]
