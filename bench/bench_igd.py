@@ -58,6 +58,7 @@ def main() -> None:
         lab.start_miniupnpd()
         ours_find, ours_add, ours_total, ours_cmd = [], [], [], []
         raw_find, raw_add, raw_total = [], [], []
+        status_find, status_total = [], []  # the floor doing our GetStatusInfo too
         upnpc_i, upnpc_u = [], []
         for _ in range(n):
             _, out = timed(lab, [PY, RAW, "cold"])
@@ -65,6 +66,11 @@ def main() -> None:
             raw_find.append(result["find"])
             raw_add.append(result["add"])
             raw_total.append(result["total"])
+            delete(lab)
+            _, out = timed(lab, [PY, RAW, "cold-status"])
+            result = json.loads(out.strip().splitlines()[-1])
+            status_find.append(result["find"])
+            status_total.append(result["total"])
             delete(lab)
             elapsed, out = timed(lab, [PY, SCRIPT, "cold"])
             result = json.loads(out.strip().splitlines()[-1])
@@ -96,6 +102,10 @@ def main() -> None:
         summary("ours cold, in process: find_gateway (SSDP+desc+status)", ours_find, raw_find)
         summary("ours cold, in process: then AddPortMapping", ours_add, raw_add)
         summary("ours cold, in process: total", ours_total, raw_total)
+        summary("raw floor cold + GetStatusInfo: SSDP + description + status", status_find)
+        summary("raw floor cold + GetStatusInfo: total", status_total)
+        summary("ours cold, in process: find_gateway, against that", ours_find, status_find)
+        summary("ours cold, in process: total, against that", ours_total, status_total)
         summary("ours cold, whole command (python start included)", ours_cmd)
         summary("upnpc -i -a (SSDP discovery), whole command", upnpc_i)
         summary("raw floor warm: AddPortMapping POST", raw_warm["add"])

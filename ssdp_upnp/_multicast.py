@@ -13,9 +13,11 @@ scope, so a link-local sender cannot be told from one on another link.
 L{ScopedMulticastPort} is Twisted's port with those three done right (and
 IPV6_V6ONLY, so that IPv4 never arrives as C{::ffff:a.b.c.d}); on an IPv6
 port, C{joinGroup} and C{setOutgoingInterface} take an interface name and
-a link-local sender comes as C{fe80::1%eth0}. L{listen_multicast} opens one
-on a real reactor, and asks the reactor as usual otherwise (the in-memory
-fakes of L{ssdp_upnp.testing} already speak that way).
+a link-local sender comes as C{fe80::1%eth0}. Its C{write} sends to an
+address literal of its family at once (Twisted checks each address four
+times, ~4 us a datagram here). L{listen_multicast} opens one, for either
+family, on a real reactor, and asks the reactor as usual otherwise (the
+in-memory fakes of L{ssdp_upnp.testing} already speak that way).
 """
 
 from __future__ import annotations
@@ -83,6 +85,24 @@ class ScopedMulticastPort(udp.MulticastPort):
                 raise CannotListenError(self.interface, self.port, e) from None
             self._preexistingSocket = skt  # type: ignore[assignment]
         super()._bindSocket()
+
+    def write(self, datagram: bytes, addr: tuple[str, int] | None = None) -> None:
+        """
+        Twisted's C{write}, sending at once to an address literal of this
+        port's family (every address we send to: a sender's, a group).
+        Anything else (a name, a zone, the other family, a connected port)
+        and any error go through Twisted's C{write}, its checks and its
+        handling of EINTR, EMSGSIZE and ECONNREFUSED (a failed C{sendto} sent
+        nothing, so nothing is sent twice).
+        """
+        if addr is not None and self._connectedAddr is None:
+            try:
+                socket.inet_pton(self.addressFamily, addr[0])
+                self.socket.sendto(datagram, addr)
+                return
+            except (OSError, TypeError, ValueError):
+                pass
+        super().write(datagram, addr)
 
     def _zone(self, index: int) -> str:
         zone = self._zones.get(index)
@@ -162,11 +182,9 @@ def listen_multicast(
     listen_multiple: bool = False,
 ) -> IMulticastTransport:
     """
-    C{reactor.listenMulticast}, with L{ScopedMulticastPort} for an IPv6
-    C{interface} (C{"::"} for any) when the reactor is a real one.
+    C{reactor.listenMulticast}, as a L{ScopedMulticastPort} when the reactor
+    is a real one (IPv6 for an C{interface} with a colon, C{"::"} for any).
     """
-    if ":" not in interface:
-        return reactor.listenMulticast(port, protocol, interface, listenMultiple=listen_multiple)
     from twisted.internet.posixbase import PosixReactorBase
 
     if not isinstance(reactor, PosixReactorBase):

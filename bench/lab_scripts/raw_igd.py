@@ -4,6 +4,7 @@ beyond what it needs to go on. Prints one JSON line.
 argv: cold | warm N
   cold: one M-SEARCH, the first answer's LOCATION, GET the description, find the
         WANIPConnection control URL, POST AddPortMapping, timed apart
+  cold-status: the same with a GetStatusInfo POST before the add (in "find"), as ours does
   warm: N (AddPortMapping, DeletePortMapping) POSTs on the control URL found once
 """
 
@@ -100,8 +101,10 @@ def find():
 def main(mode, n="10"):
     start = time.perf_counter()
     url, me = find()
+    if mode == "cold-status":
+        soap(url, "GetStatusInfo", [])
     found = time.perf_counter()
-    if mode == "cold":
+    if mode in ("cold", "cold-status"):
         add(url, me)
         done = time.perf_counter()
         print(json.dumps({"find": found - start, "add": done - found, "total": done - start}))
