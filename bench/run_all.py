@@ -22,6 +22,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "msearch": ("bench_msearch.py", ["2"], ["0.5"]),
     "peers": ("bench_peers.py", [], ["2000"]),
     "startup": ("bench_startup.py", ["8"], ["3"]),
+    "cli": ("bench_cli.py", ["15"], ["5"]),
     "reply_rate": ("bench_reply_rate.py", ["100000", "3"], ["20000", "1"]),
     "discovery": ("bench_discovery.py", ["20"], ["5"]),
     "igd": ("bench_igd.py", ["8"], ["3"]),

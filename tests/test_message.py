@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -222,26 +224,40 @@ _text = st.text(
 _usn = _text.map(lambda t: t.replace(":", "")).filter(bool).map(lambda t: "uuid:" + t)
 
 
-@settings(max_examples=500, deadline=None)
-@given(
-    st.one_of(
-        st.builds(m.SearchRequest, st=_text, mx=st.none() | st.integers(0, 120)),
-        st.builds(
-            m.Notify,
-            nts=st.just(m.NTS.ALIVE),
-            nt=_text,
-            usn=_usn,
-            location=_text,
-            max_age=st.integers(0, 10**6),
-            boot_id=st.none() | st.integers(0, m.MAX_BOOT_ID),
-        ),
-        st.builds(
-            m.SearchResponse, st=_text, usn=_usn, location=_text, max_age=st.integers(0, 10**6)
-        ),
-    )
+_messages = st.one_of(
+    st.builds(m.SearchRequest, st=_text, mx=st.none() | st.integers(0, 120)),
+    st.builds(
+        m.Notify,
+        nts=st.just(m.NTS.ALIVE),
+        nt=_text,
+        usn=_usn,
+        location=_text,
+        max_age=st.integers(0, 10**6),
+        boot_id=st.none() | st.integers(0, m.MAX_BOOT_ID),
+    ),
+    st.builds(m.SearchResponse, st=_text, usn=_usn, location=_text, max_age=st.integers(0, 10**6)),
 )
+
+
+@settings(max_examples=500, deadline=None)
+@given(_messages)
 def test_round_trip(message: m.Message) -> None:
     assert m.decode(m.encode(message)) == message
+
+
+@settings(max_examples=300, deadline=None)
+@given(_messages, st.sampled_from([b"", b"X-SEQ: 7\r\n", b"01-NLS: a\r\nOPT: b\r\n"]))
+def test_a_decoded_message_is_what_its_constructor_builds(message: m.Message, extra: bytes) -> None:
+    # the decoders skip the dataclass __init__ (message._built): same fields, same object
+    data = m.encode(message)
+    decoded = m.decode(data[:-2] + extra + b"\r\n")
+    cls = type(decoded)
+    assert cls is type(message) and not hasattr(cls, "__post_init__")
+    assert list(vars(decoded)) == [f.name for f in dataclasses.fields(cls)]
+    rebuilt = cls(**vars(decoded))
+    assert rebuilt == decoded and hash(rebuilt) == hash(decoded) and repr(rebuilt) == repr(decoded)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(decoded, "location", "x")  # noqa: B010
 
 
 # -- the common-case parser gives what the line-by-line parser gives
