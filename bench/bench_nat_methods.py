@@ -88,8 +88,14 @@ def main() -> None:
         summary(f"  {label}: total", times["total"])
     print("whole command:")
     medians = {label: summary(f"  {label}", times) for label, times in whole.items()}
-    ratio = medians["ours: ssdp-upnp nat add (auto)"] / medians["upnpc -i -a (SSDP discovery)"]
-    print(f"ssdp-upnp nat add (auto) / upnpc -i -a = {ratio:.3f}")
+    upnpc = medians["upnpc -i -a (SSDP discovery)"]
+    natpmpc = medians["natpmpc -a (NAT-PMP)"]
+    for ours in ("auto", "--method natpmp", "--method upnp"):
+        median = medians[f"ours: ssdp-upnp nat add {ours}".replace("add auto", "add (auto)")]
+        print(
+            f"ssdp-upnp nat add {ours}: {median / upnpc:.3f} x upnpc -i -a (target 0.2 for"
+            f" upnp), {median / natpmpc:.1f} x natpmpc -a (target 60 for PCP)"
+        )
 
 
 if __name__ == "__main__":
