@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+import sys
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -185,9 +186,9 @@ def listen_multicast(
     C{reactor.listenMulticast}, as a L{ScopedMulticastPort} when the reactor
     is a real one (IPv6 for an C{interface} with a colon, C{"::"} for any).
     """
-    from twisted.internet.posixbase import PosixReactorBase
-
-    if not isinstance(reactor, PosixReactorBase):
+    # a real reactor's module is loaded if one runs (importing it here would load TCP and TLS)
+    posixbase = sys.modules.get("twisted.internet.posixbase")
+    if posixbase is None or not isinstance(reactor, posixbase.PosixReactorBase):
         return reactor.listenMulticast(port, protocol, interface, listenMultiple=listen_multiple)
     p = ScopedMulticastPort(port, protocol, interface, reactor=reactor,
                             listenMultiple=listen_multiple)  # fmt: skip

@@ -180,6 +180,8 @@ def test_an_ipv6_pinhole_lets_the_wan_host_in_only_while_the_node_runs(
         assert rule in lab.nft_chain("miniupnpd")
         reached = lab.run("wan", [PYTHON, str(TOOLS / "tcp_connect.py"), h1, "8048"], 20)
         assert reached.stdout.strip() == "HELLO h1"
+        # the IPv4 mapping is made beside the pinhole: the peers are asked once both are
+        assert forwarded_port(process) == 8048
         # LAN peers learn both public addresses from its SSDP messages
         done = lab.run("h2", [PYTHON, str(TOOLS / "find_peers.py"), "blockchain", "main", "5",
                               "1"], timeout=40)  # fmt: skip
