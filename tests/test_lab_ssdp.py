@@ -194,3 +194,20 @@ def test_container_bridges_and_tunnels_are_skipped_and_said_so(lab: Lab, tmp_pat
     chosen = twistd(lab, "h1", tmp_path / "b.json", "--product", "blockchain", "--port", "9000",
                     "--no-discover", "--interface", "docker0")  # fmt: skip
     assert any("advertising" in line and "172.17.0.1" in line for line in chosen.lines)
+
+
+def test_twistd_says_an_unknown_interface_or_a_damaged_state_file_in_one_line(
+    lab: Lab, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text("[]")
+    for args, said in (
+        (["-i", "wlan9", "--state-file", str(tmp_path / "s.json")],
+         "twistd ssdp: error: no IPv4 or IPv6 interface 'wlan9'"),
+        (["--state-file", str(damaged)], "twistd ssdp: error: "),
+    ):  # fmt: skip
+        done = lab.run("h1", [TWISTD, "-n", "--pidfile=", "--logfile=-", "ssdp", "--product",
+                              "blockchain", *args], timeout=60)  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert said in done.stderr and "Traceback" not in done.stdout + done.stderr
+    assert "damaged" in done.stderr

@@ -186,3 +186,21 @@ def test_the_address_families_choose_the_interfaces(tmp_path: Path) -> None:
         assert [i.family for i in node.lan.current] == families  # type: ignore[attr-defined]
     with pytest.raises(usage.UsageError, match="no address family"):
         Options().parseOptions(["--product", "b", "--ipv4-only", "--ipv6-only"])
+
+
+def test_twistds_entry_says_a_usage_error_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssdp_upnp import _twistd, tap
+
+    def refuse(config: Options) -> None:
+        raise usage.UsageError("no IPv4 or IPv6 interface 'wlan9' (this host has: eth0, lo)")
+
+    monkeypatch.setattr(tap, "makeService", refuse)
+    with pytest.raises(SystemExit) as exited:
+        _twistd.makeService(options("--product", "b"))
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "twistd ssdp: error: no IPv4 or IPv6 interface 'wlan9' (this host has: eth0, lo)\n"
+    )
+    assert _twistd.Options is Options

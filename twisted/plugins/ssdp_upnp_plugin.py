@@ -3,7 +3,7 @@ from twisted.application.service import ServiceMaker
 
 ssdp = ServiceMaker(
     "ssdp_upnp",
-    "ssdp_upnp.tap",
+    "ssdp_upnp._twistd",
     "Advertise this node and discover its peers on the LAN by SSDP.",
     "ssdp",
 )
