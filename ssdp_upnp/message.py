@@ -136,20 +136,21 @@ class _Parsed:
         self._lines = lines
 
     @property
-    def names(self) -> list[str] | None:
-        """The common-case parser's header names as sent, in the order of C{headers}."""
-        if self._lines is None:
-            return None
-        return [line.partition(":")[0] for line in self._lines]
-
-    @property
     def order(self) -> list[tuple[str, str]]:
         if self._order is None:
-            names = self.names
-            assert names is not None
-            # the headers were stored in the order of the names, with no duplicate
-            self._order = list(zip(names, self.headers.values(), strict=True))
+            assert self._lines is not None
+            pairs = zip(self._lines, self.headers.items(), strict=True)
+            self._order = [(_name(line, key), value) for line, (key, value) in pairs]
         return self._order
+
+
+def _name(line: str, key: str) -> str:
+    """
+    The name as sent of the header stored under C{key} from the common-case
+    parser's C{line}: its first len(key) characters (the headers were stored
+    in the order of the lines, with no duplicate).
+    """
+    return line[: len(key)]
 
 
 def header(headers: Headers, name: str) -> str | None:
@@ -350,10 +351,8 @@ def _extra(parsed: _Parsed, modelled: frozenset[str]) -> Headers:
     lines = parsed._lines
     if lines is None:  # the line parser's: (name, value) in order
         return tuple([pair for pair in parsed.order if pair[0].lower() not in modelled])
-    # the common-case parser's header lines, in the order the headers were stored (no
-    # duplicate); each name is its line's first len(key) characters
     pairs = zip(lines, headers.items(), strict=True)
-    return tuple([(line[: len(key)], value) for line, (key, value) in pairs if key not in modelled])
+    return tuple([(_name(line, key), value) for line, (key, value) in pairs if key not in modelled])
 
 
 _COMMON = ("host", "bootid.upnp.org", "configid.upnp.org", "server", "cache-control")

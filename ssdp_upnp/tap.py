@@ -20,7 +20,7 @@ from twisted.python import usage
 
 from ._bounded import int_option
 from ._inbound import LimitedLog
-from ._types import ISSDPReactor, without_tls
+from ._types import ISSDPReactor
 from .advertiser import AdvertiserLimits
 from .errors import ConfigurationError, SSDPUPnPError
 from .forward import Forward
@@ -228,8 +228,6 @@ def makeService(
     @param available: the host's interfaces (default: read from the system).
     @raise usage.UsageError: an interface is unknown, or the state file is unusable.
     """
-    if reactor is None:  # twistd's process is the node's alone: the reactor loads no TLS
-        without_tls()
     wanted, exclude = config.node.interfaces, config.node.exclude_interfaces
     families = config.node.families
     read = (

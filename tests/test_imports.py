@@ -206,12 +206,15 @@ def test_a_command_runs_twisted_without_tls() -> None:
 
 TWISTD_NODE = """
 import json, sys
-from ssdp_upnp import tap
+from ssdp_upnp import _twistd, tap
 from ssdp_upnp.lan import Interface
 options = tap.Options()
 options.parseOptions(["--product", "blockchain", "--state-file", sys.argv[1]])
-# what twistd does: makeService on the global reactor (nothing is started, nothing is sent)
-node = tap.makeService(options, available=[Interface.parse("eth0", "198.51.100.11/24")])
+# what twistd does: the plugin's makeService on the global reactor (nothing is started,
+# nothing is sent), on an interface given here instead of the host's
+made, eth0 = tap.makeService, Interface.parse("eth0", "198.51.100.11/24")
+tap.makeService = lambda config: made(config, available=[eth0])
+node = _twistd.makeService(options)
 print(json.dumps([sys.modules.get("OpenSSL", "absent"), "cryptography" in sys.modules,
                   "twisted.internet.reactor" in sys.modules, node.running]))
 """
