@@ -115,42 +115,16 @@ Message = SearchRequest | Notify | SearchResponse
 
 class _Parsed:
     """
-    A datagram's start line and headers: C{headers} maps lower-cased names to
-    values; C{order} lists (name, value) as sent: the line parser gives it, and
-    for the common-case parser it is made from C{lines}, the header lines,
-    only when asked for.
+    What the line parser read of a datagram: its start line, C{headers}
+    (lower-cased names to values) and C{order} ((name, value) as sent).
     """
 
-    __slots__ = ("start", "headers", "_order", "_lines")
+    __slots__ = ("start", "headers", "order")
 
-    def __init__(
-        self,
-        start: str,
-        headers: dict[str, str],
-        order: list[tuple[str, str]] | None = None,
-        lines: list[str] | None = None,
-    ) -> None:
+    def __init__(self, start: str) -> None:
         self.start = start
-        self.headers = headers
-        self._order = order
-        self._lines = lines
-
-    @property
-    def order(self) -> list[tuple[str, str]]:
-        if self._order is None:
-            assert self._lines is not None
-            pairs = zip(self._lines, self.headers.items(), strict=True)
-            self._order = [(_name(line, key), value) for line, (key, value) in pairs]
-        return self._order
-
-
-def _name(line: str, key: str) -> str:
-    """
-    The name as sent of the header stored under C{key} from the common-case
-    parser's C{line}: its first len(key) characters (the headers were stored
-    in the order of the lines, with no duplicate).
-    """
-    return line[: len(key)]
+        self.headers: dict[str, str] = {}
+        self.order: list[tuple[str, str]] = []
 
 
 def header(headers: Headers, name: str) -> str | None:
@@ -181,9 +155,14 @@ def split_usn(usn: str) -> tuple[str, str | None]:
     return uuid.lower(), (nt if sep else None)
 
 
+def _check_usn(usn: str) -> str:
+    """C{usn}, if L{split_usn} takes it (at once for the usual C{uuid:} and a letter or digit)."""
+    if not (usn[:5] == "uuid:" and usn[5:6].isalnum()):
+        split_usn(usn)
+    return usn
+
+
 def _lines(data: bytes) -> Iterator[str]:
-    if len(data) > MAX_DATAGRAM_SIZE:
-        raise MessageTooLarge(f"datagram of {len(data)} bytes (limit {MAX_DATAGRAM_SIZE})")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -205,11 +184,6 @@ _KNOWN_NAMES: dict[str, str] = {}
 _MAX_KNOWN_NAMES = 512
 
 
-#: Bytes of a head that are not printable ASCII: in the common case, only the CRs
-#: and LFs of the CRLFs that end its lines.
-_CRLF_OR_NOT_PRINTABLE_ASCII = bytes(i for i in range(256) if i < 0x20 or i >= 0x7F)
-
-
 def _learn_name(name: str) -> str | None:
     """C{name} (not in L{_KNOWN_NAMES}) lower-cased and kept if it is a token, else None."""
     if not _TOKEN.match(name):
@@ -220,63 +194,20 @@ def _learn_name(name: str) -> str | None:
     return key
 
 
-def _parse(data: bytes) -> _Parsed:
+def _parse_lines(data: bytes) -> _Parsed:
     """
-    The start line and headers of C{data}.
+    The start line and headers of C{data}, line by line.
 
     @raise MessageTooLarge: over a limit.
     @raise MalformedMessage: not a start line and well-formed headers.
     """
     if len(data) > MAX_DATAGRAM_SIZE:
         raise MessageTooLarge(f"datagram of {len(data)} bytes (limit {MAX_DATAGRAM_SIZE})")
-    return _parse_common(data) or _parse_lines(data)
-
-
-def _parse_common(data: bytes) -> _Parsed | None:
-    """
-    The common case of L{_parse}, or None for anything else.
-
-    It takes only printable ASCII lines ending CRLF, a blank line after the
-    headers, within every limit, no TAB, no duplicate: then each check is done
-    once over the whole head, and the result is the one L{_parse_lines} gives.
-    Anything else, good or bad, is left to L{_parse_lines}, which gives the
-    precise error.
-    """
-    end = data.find(b"\r\n\r\n")
-    if end <= 0 or (len(data) > end + 4 and not data.isascii()):
-        return None
-    head = data[:end]
-    # every byte that is not printable ASCII must be one of the CRLFs that end the lines
-    unprintable = end - len(head.translate(None, _CRLF_OR_NOT_PRINTABLE_ASCII))
-    lines = head.decode("latin-1").split("\r\n")
-    count = len(lines) - 1
-    if (
-        unprintable != 2 * count
-        or not lines[0]
-        or count > MAX_HEADERS
-        or (end > MAX_LINE_LENGTH and max(map(len, lines)) > MAX_LINE_LENGTH)
-    ):
-        return None
-    start = lines.pop(0)
-    headers = {}
-    known = _KNOWN_NAMES
-    for line in lines:
-        name, colon, value = line.partition(":")
-        key = (known.get(name) or _learn_name(name)) if colon else None
-        if key is None:
-            return None
-        headers[key] = value.strip()
-    if len(headers) < count:
-        return None
-    return _Parsed(start, headers, lines=lines)
-
-
-def _parse_lines(data: bytes) -> _Parsed:
     lines = _lines(data)
     start = next(lines, "")
     if not start:
         raise MalformedMessage("empty datagram")
-    parsed = _Parsed(start, {}, [])
+    parsed = _Parsed(start)
     for line in lines:
         if not line:
             break
@@ -296,8 +227,8 @@ def _parse_lines(data: bytes) -> _Parsed:
     return parsed
 
 
-def _required(parsed: _Parsed, kind: str, name: str) -> str:
-    value = parsed.headers.get(name.lower())
+def _required(headers: dict[str, str], kind: str, name: str) -> str:
+    value = headers.get(name.lower())
     if value is None:
         raise MissingHeader(kind, name)
     if not value:
@@ -305,18 +236,20 @@ def _required(parsed: _Parsed, kind: str, name: str) -> str:
     return value
 
 
-def _optional_int(parsed: _Parsed, name: str, low: int, high: int) -> int | None:
-    value = parsed.headers.get(name.lower())
-    if value is None:
-        return None
-    return _bounded_int(name, value, low, high)
-
-
 def _bounded_int(name: str, value: str, low: int, high: int) -> int:
     try:
         return bounded_int(value, low, high)
     except ValueError as e:
         raise InvalidHeader(name, value, str(e)) from None
+
+
+def _number(name: str, value: str, high: int) -> int:
+    """C{value} as a whole number in 0..C{high} (L{bounded_int}'s rule, in one call)."""
+    if value.isdigit() and len(value) <= 10 and value.isascii():
+        number = int(value)
+        if number <= high:
+            return number
+    return _bounded_int(name, value, 0, high)  # raises the precise error
 
 
 def parse_max_age(value: str) -> int:
@@ -327,32 +260,15 @@ def parse_max_age(value: str) -> int:
     @raise InvalidHeader: if there is no usable max-age directive.
     """
     digits = value[8:]
-    if value[:8].lower() == "max-age=" and 0 < len(digits) <= 10 and digits.isdecimal():
-        # the plain form every stack sends, which the expression below takes too
-        return _bounded_int("CACHE-CONTROL", digits, 0, MAX_BOOT_ID)
+    if value[:8].lower() == "max-age=" and digits.isdigit() and len(digits) <= 9:
+        # the plain form every stack sends, which the expression below takes too;
+        # nine digits are always under MAX_BOOT_ID
+        if digits.isascii():
+            return int(digits)
     match = _MAX_AGE.search(value)
     if match is None:
         raise InvalidHeader("CACHE-CONTROL", value, "no max-age directive")
     return _bounded_int("CACHE-CONTROL", match.group(1), 0, MAX_BOOT_ID)
-
-
-def _max_age(parsed: _Parsed, default: int | None) -> int | None:
-    value = parsed.headers.get("cache-control")
-    if value is None:
-        return default
-    return parse_max_age(value)
-
-
-def _extra(parsed: _Parsed, modelled: frozenset[str]) -> Headers:
-    """The headers, in order, whose lower-cased names are not in C{modelled}."""
-    headers = parsed.headers
-    if headers.keys() <= modelled:
-        return ()
-    lines = parsed._lines
-    if lines is None:  # the line parser's: (name, value) in order
-        return tuple([pair for pair in parsed.order if pair[0].lower() not in modelled])
-    pairs = zip(lines, headers.items(), strict=True)
-    return tuple([(_name(line, key), value) for line, (key, value) in pairs if key not in modelled])
 
 
 _COMMON = ("host", "bootid.upnp.org", "configid.upnp.org", "server", "cache-control")
@@ -360,110 +276,152 @@ _SEARCH_HEADERS = frozenset(("host", "man", "st", "mx"))
 _NOTIFY_HEADERS = frozenset(_COMMON + ("nt", "nts", "usn", "location", "nextbootid.upnp.org"))
 _RESPONSE_HEADERS = frozenset(_COMMON + ("st", "usn", "location", "date", "ext"))
 _NTS = {nts.value: nts for nts in NTS}
+#: MX values as sent (UDA: 1 to 5; some stacks send up to 120), to their number.
+_SMALL_NUMBERS = {str(n): n for n in range(256)}
 
 
 TYPE_CHECKING = False  # (typing itself is not imported: this module loads early)
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
-
-    _M = TypeVar("_M", SearchRequest, Notify, SearchResponse)
+    _Decoder = Callable[[dict[str, str], Headers], Message]
 
 
-def _built(cls: type[_M], fields: dict[str, Any]) -> _M:
-    """
-    C{cls(**fields)} for a decoder that gives every field of C{cls}, already
-    checked: a frozen dataclass's C{__init__} sets each field through
-    C{object.__setattr__}, 1 us of a 7 us decode here. The message classes
-    have no C{__post_init__}; a test holds the result equal to C{cls(**fields)}.
-    """
-    message = object.__new__(cls)
-    object.__setattr__(message, "__dict__", fields)
+# A decoder builds its frozen message as C{cls(**fields)} would, already
+# checked, without the dataclass's C{__init__}, which sets each field through
+# C{object.__setattr__} (1 us of a 7 us decode here): C{_new(cls)}, then its
+# C{__dict__} set to the fields in their order. The message classes have no
+# C{__post_init__}; a test holds each decoded message equal to C{cls(**fields)}.
+_new = object.__new__
+_set = object.__setattr__
+
+
+# Each decoder takes the headers (lower-cased names to values) and the ones its
+# message does not model, in order. Each "headers.get(...) or _required(...)"
+# takes a present, non-empty value at once.
+
+
+def _decode_search(headers: dict[str, str], extra: Headers) -> SearchRequest:
+    kind = "M-SEARCH"
+    host = headers.get("host") or _required(headers, kind, "HOST")
+    man = headers.get("man") or _required(headers, kind, "MAN")
+    if man != SSDP_DISCOVER and man.strip() != SSDP_DISCOVER:
+        raise InvalidHeader("MAN", man, f"must be {SSDP_DISCOVER}")
+    st = headers.get("st") or _required(headers, kind, "ST")
+    mx_value = headers.get("mx")
+    mx = None
+    if mx_value is not None:
+        mx = _SMALL_NUMBERS.get(mx_value) or _number("MX", mx_value, 2**31 - 1)
+    message = _new(SearchRequest)
+    _set(message, "__dict__", {"st": st, "mx": mx, "host": host, "man": man, "extra": extra})
     return message
 
 
-def _decode_search(parsed: _Parsed) -> SearchRequest:
-    # each "headers.get(...) or _required(...)" takes a present, non-empty value at once
-    kind = "M-SEARCH"
-    headers = parsed.headers
-    host = headers.get("host") or _required(parsed, kind, "HOST")
-    man = headers.get("man") or _required(parsed, kind, "MAN")
-    if man != SSDP_DISCOVER and man.strip() != SSDP_DISCOVER:
-        raise InvalidHeader("MAN", man, f"must be {SSDP_DISCOVER}")
-    st = headers.get("st") or _required(parsed, kind, "ST")
-    mx = headers.get("mx")
-    return _built(SearchRequest, {
-        "st": st,
-        "mx": None if mx is None else _bounded_int("MX", mx, 0, 2**31 - 1),
-        "host": host,
-        "man": man,
-        "extra": _extra(parsed, _SEARCH_HEADERS),
-    })  # fmt: skip
-
-
-def _decode_notify(parsed: _Parsed) -> Notify:
+def _decode_notify(headers: dict[str, str], extra: Headers) -> Notify:
     kind = "NOTIFY"
-    headers = parsed.headers
-    host = headers.get("host") or _required(parsed, kind, "HOST")
-    nt = headers.get("nt") or _required(parsed, kind, "NT")
-    nts_value = headers.get("nts") or _required(parsed, kind, "NTS")
+    host = headers.get("host") or _required(headers, kind, "HOST")
+    nt = headers.get("nt") or _required(headers, kind, "NT")
+    nts_value = headers.get("nts") or _required(headers, kind, "NTS")
     nts = _NTS.get(nts_value) or _NTS.get(nts_value.strip().lower())
     if nts is None:
         raise InvalidHeader("NTS", nts_value, "not ssdp:alive, ssdp:byebye or ssdp:update")
-    usn = headers.get("usn") or _required(parsed, kind, "USN")
-    split_usn(usn)
+    usn = _check_usn(headers.get("usn") or _required(headers, kind, "USN"))
     location = None
     max_age = None
     next_boot_id = None
     if nts is not NTS.BYEBYE:
-        location = headers.get("location") or _required(parsed, f"{kind} {nts.value}", "LOCATION")
+        location = headers.get("location") or _required(headers, f"{kind} {nts.value}", "LOCATION")
     if nts is NTS.ALIVE:
-        max_age = _max_age(parsed, DEFAULT_MAX_AGE)
-    if nts is NTS.UPDATE:
-        next_boot_id = _optional_int(parsed, "NEXTBOOTID.UPNP.ORG", 0, MAX_BOOT_ID)
-    return _built(Notify, {
+        cache_control = headers.get("cache-control")
+        max_age = DEFAULT_MAX_AGE if cache_control is None else parse_max_age(cache_control)
+    if nts is NTS.UPDATE and (next_boot := headers.get("nextbootid.upnp.org")) is not None:
+        next_boot_id = _number("NEXTBOOTID.UPNP.ORG", next_boot, MAX_BOOT_ID)
+    boot_id = headers.get("bootid.upnp.org")
+    config_id = headers.get("configid.upnp.org")
+    message = _new(Notify)
+    _set(message, "__dict__", {
         "nts": nts,
         "nt": nt,
         "usn": usn,
         "location": location,
         "max_age": max_age,
         "server": headers.get("server"),
-        "boot_id": _optional_int(parsed, "BOOTID.UPNP.ORG", 0, MAX_BOOT_ID),
-        "config_id": _optional_int(parsed, "CONFIGID.UPNP.ORG", 0, MAX_CONFIG_ID),
+        "boot_id": None if boot_id is None else _number("BOOTID.UPNP.ORG", boot_id, MAX_BOOT_ID),
+        "config_id": (
+            None if config_id is None else _number("CONFIGID.UPNP.ORG", config_id, MAX_CONFIG_ID)
+        ),
         "next_boot_id": next_boot_id,
         "host": host,
-        "extra": _extra(parsed, _NOTIFY_HEADERS),
+        "extra": extra,
     })  # fmt: skip
+    return message
 
 
-def _decode_response(parsed: _Parsed) -> SearchResponse:
+def _decode_response(headers: dict[str, str], extra: Headers) -> SearchResponse:
     kind = "search response"
-    headers = parsed.headers
-    st = headers.get("st") or _required(parsed, kind, "ST")
-    usn = headers.get("usn") or _required(parsed, kind, "USN")
-    split_usn(usn)
-    location = headers.get("location") or _required(parsed, kind, "LOCATION")
-    max_age = _max_age(parsed, DEFAULT_MAX_AGE)
-    assert max_age is not None
-    return _built(SearchResponse, {
+    st = headers.get("st") or _required(headers, kind, "ST")
+    usn = _check_usn(headers.get("usn") or _required(headers, kind, "USN"))
+    location = headers.get("location") or _required(headers, kind, "LOCATION")
+    cache_control = headers.get("cache-control")
+    boot_id = headers.get("bootid.upnp.org")
+    config_id = headers.get("configid.upnp.org")
+    message = _new(SearchResponse)
+    _set(message, "__dict__", {
         "st": st,
         "usn": usn,
         "location": location,
-        "max_age": max_age,
+        "max_age": DEFAULT_MAX_AGE if cache_control is None else parse_max_age(cache_control),
         "server": headers.get("server"),
-        "boot_id": _optional_int(parsed, "BOOTID.UPNP.ORG", 0, MAX_BOOT_ID),
-        "config_id": _optional_int(parsed, "CONFIGID.UPNP.ORG", 0, MAX_CONFIG_ID),
+        "boot_id": None if boot_id is None else _number("BOOTID.UPNP.ORG", boot_id, MAX_BOOT_ID),
+        "config_id": (
+            None if config_id is None else _number("CONFIGID.UPNP.ORG", config_id, MAX_CONFIG_ID)
+        ),
         "date": headers.get("date"),
-        "extra": _extra(parsed, _RESPONSE_HEADERS),
+        "extra": extra,
     })  # fmt: skip
+    return message
 
 
-#: The start lines nearly every message has, each to the decoder the general
-#: rule below would pick for it.
-_COMMON_STARTS: dict[str, Callable[[_Parsed], Message]] = {
-    "M-SEARCH * HTTP/1.1": _decode_search,
-    "NOTIFY * HTTP/1.1": _decode_notify,
-    "HTTP/1.1 200 OK": _decode_response,
+#: The start lines nearly every message has, each to its decoder and the headers
+#: that decoder models: the general rule of L{_kind} gives the same for them.
+_COMMON_STARTS: dict[str, tuple[_Decoder, frozenset[str]]] = {
+    "M-SEARCH * HTTP/1.1": (_decode_search, _SEARCH_HEADERS),
+    "NOTIFY * HTTP/1.1": (_decode_notify, _NOTIFY_HEADERS),
+    "HTTP/1.1 200 OK": (_decode_response, _RESPONSE_HEADERS),
 }
+
+
+def _kind(start: str) -> tuple[_Decoder, frozenset[str]]:
+    """
+    The decoder of a message with the start line C{start}, and the headers it models.
+
+    @raise UnsupportedMessage: a request or status SSDP does not use.
+    @raise MalformedMessage: not a request or status line.
+    """
+    common = _COMMON_STARTS.get(start)
+    if common is not None:
+        return common
+    parts = start.split(" ")
+    if len(parts) == 3 and parts[1] == "*" and parts[2] in ("HTTP/1.1", "HTTP/1.0"):
+        method = parts[0]
+        if method == "M-SEARCH":
+            return _decode_search, _SEARCH_HEADERS
+        if method == "NOTIFY":
+            return _decode_notify, _NOTIFY_HEADERS
+        if _TOKEN.match(method):
+            raise UnsupportedMessage(f"method {method[:40]!r}")
+    elif len(parts) >= 2 and parts[0] in ("HTTP/1.1", "HTTP/1.0"):
+        if parts[1] == "200":
+            return _decode_response, _RESPONSE_HEADERS
+        if parts[1].isdigit():
+            raise UnsupportedMessage(f"status {parts[1][:10]}")
+    raise MalformedMessage(f"bad start line {start[:80]!r}")
+
+
+def _decode_lines(data: bytes) -> Message:
+    """L{decode} line by line: it takes every datagram and gives the precise error."""
+    parsed = _parse_lines(data)
+    decoder, modelled = _kind(parsed.start)
+    extra = tuple([pair for pair in parsed.order if pair[0].lower() not in modelled])
+    return decoder(parsed.headers, extra)
 
 
 def decode(data: bytes) -> Message:
@@ -477,25 +435,78 @@ def decode(data: bytes) -> Message:
     @raise MissingHeader: a required header is absent.
     @raise InvalidHeader: a header value is not acceptable.
     """
-    parsed = _parse(data)
-    common = _COMMON_STARTS.get(parsed.start)
-    if common is not None:
-        return common(parsed)
-    parts = parsed.start.split(" ")
-    if len(parts) == 3 and parts[1] == "*" and parts[2] in ("HTTP/1.1", "HTTP/1.0"):
-        method = parts[0]
-        if method == "M-SEARCH":
-            return _decode_search(parsed)
-        if method == "NOTIFY":
-            return _decode_notify(parsed)
-        if _TOKEN.match(method):
-            raise UnsupportedMessage(f"method {method[:40]!r}")
-    elif len(parts) >= 2 and parts[0] in ("HTTP/1.1", "HTTP/1.0"):
-        if parts[1] == "200":
-            return _decode_response(parsed)
-        if parts[1].isdigit():
-            raise UnsupportedMessage(f"status {parts[1][:10]}")
-    raise MalformedMessage(f"bad start line {parsed.start[:80]!r}")
+    # The common case is read here; anything else, good or bad, is left to
+    # _decode_lines, which gives the precise error. This takes only one of the
+    # _COMMON_STARTS, then printable ASCII lines ending CRLF, a blank line after
+    # the headers, within every limit, no TAB, no duplicate: then what it gives
+    # (a message or an error) is what _decode_lines gives (a property test holds
+    # them to it). A line seen before was checked then (_SEEN_LINES).
+    if data.endswith(b"\r\n\r\n"):
+        # (an earlier blank line would be an empty header line below: left to _decode_lines)
+        end = len(data) - 4
+    else:
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or not data.isascii():
+            return _decode_lines(data)
+    if end == 0 or len(data) > MAX_DATAGRAM_SIZE:
+        return _decode_lines(data)
+    lines = data[:end].decode("latin-1").split("\r\n")
+    count = len(lines) - 1
+    kind = _COMMON_STARTS.get(lines[0])
+    if (
+        kind is None
+        or count > MAX_HEADERS
+        or (end > MAX_LINE_LENGTH and max(map(len, lines)) > MAX_LINE_LENGTH)
+    ):
+        return _decode_lines(data)
+    decoder, modelled = kind
+    headers = {}
+    extra: list[tuple[str, str]] | None = None
+    seen = _SEEN_LINES
+    header_lines = iter(lines)
+    next(header_lines)
+    for line in header_lines:
+        # a line seen before is taken whole; another is split and checked
+        key, value = seen.get(line) or _header_line(line)
+        if not key:
+            return _decode_lines(data)
+        headers[key] = value
+        if key not in modelled:
+            if extra is None:
+                extra = []
+            extra.append((line[: len(key)], value))
+    if len(headers) < count:
+        return _decode_lines(data)
+    return decoder(headers, () if extra is None else tuple(extra))
+
+
+#: Header lines seen in a common-case datagram, to their lower-cased name and
+#: their value: most lines of a LAN's datagrams repeat (HOST, MAN, NTS, SERVER,
+#: CACHE-CONTROL), and a line is split and checked once. Lines over
+#: L{_MAX_SEEN_LENGTH} are not kept, and the cache is emptied when it holds
+#: L{_MAX_SEEN_LINES}, so it keeps what recent traffic repeats within a bound.
+_SEEN_LINES: dict[str, tuple[str, str]] = {}
+_MAX_SEEN_LINES = 1024
+_MAX_SEEN_LENGTH = 160
+
+
+def _header_line(line: str) -> tuple[str, str]:
+    """
+    The lower-cased name and the value of a common-case header line, kept in
+    L{_SEEN_LINES}; C{("", "")} if it is not a token, a colon and a value.
+    """
+    if not (line.isascii() and line.isprintable()):
+        return "", ""
+    name, colon, value = line.partition(":")
+    key = (_KNOWN_NAMES.get(name) or _learn_name(name)) if colon else None
+    if key is None:
+        return "", ""
+    pair = key, value.strip()
+    if len(line) <= _MAX_SEEN_LENGTH:
+        if len(_SEEN_LINES) >= _MAX_SEEN_LINES:
+            _SEEN_LINES.clear()
+        _SEEN_LINES[line] = pair
+    return pair
 
 
 def _check_value(name: str, value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from hypothesis import event, given, settings
@@ -198,7 +199,8 @@ _name = st.sampled_from(
 _value = st.one_of(
     st.sampled_from(
         [b'"ssdp:discover"', b"ssdp:alive", b"ssdp:byebye", b"uuid:a::b", b"3", b"-1",
-         b"max-age=5", b"99999999999", b"239.255.255.250:1900", b""]
+         b"max-age=5", b"99999999999", b"239.255.255.250:1900", b"",
+         b"a\x00b", b"a\tb", b"a\x7f", b"a\rb", b"a\nb", b"\xc3\xa9"]
     ),
     st.binary(max_size=40),
 )  # fmt: skip
@@ -248,7 +250,7 @@ def test_round_trip(message: m.Message) -> None:
 @settings(max_examples=300, deadline=None)
 @given(_messages, st.sampled_from([b"", b"X-SEQ: 7\r\n", b"01-NLS: a\r\nOPT: b\r\n"]))
 def test_a_decoded_message_is_what_its_constructor_builds(message: m.Message, extra: bytes) -> None:
-    # the decoders skip the dataclass __init__ (message._built): same fields, same object
+    # the decoders skip the dataclass __init__ (message._new, _set): same fields, same object
     data = m.encode(message)
     decoded = m.decode(data[:-2] + extra + b"\r\n")
     cls = type(decoded)
@@ -260,7 +262,7 @@ def test_a_decoded_message_is_what_its_constructor_builds(message: m.Message, ex
         setattr(decoded, "location", "x")  # noqa: B010
 
 
-# -- the common-case parser gives what the line-by-line parser gives
+# -- decode's common case gives what the line-by-line decoder gives
 
 _piece = st.sampled_from(
     [b"HOST", b"St", b"x-y", b"USN", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\xc3\xa9",
@@ -269,9 +271,12 @@ _piece = st.sampled_from(
 _raw_line = st.lists(st.one_of(_piece, st.binary(max_size=6)), max_size=6).map(b"".join)
 
 
-def _parsed_fields(parsed: object) -> tuple[object, ...]:
-    assert isinstance(parsed, m._Parsed)
-    return parsed.start, parsed.headers, parsed.order
+def _outcome(decode: Callable[[bytes], m.Message], data: bytes) -> object:
+    """What C{decode} gives for C{data}: the message, or the error's type and text."""
+    try:
+        return decode(data)
+    except MessageError as e:
+        return type(e), str(e)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -280,31 +285,80 @@ def _parsed_fields(parsed: object) -> tuple[object, ...]:
     st.lists(st.one_of(st.tuples(_name, _value).map(b": ".join), _raw_line), max_size=40),
     st.sampled_from([b"\r\n\r\n", b"\r\n", b"\n\n", b"\r\n\r\nbody", b"\r\n\r\n\xff"]),
 )
-def test_common_case_parser_agrees_with_line_parser(
-    start: bytes, lines: list[bytes], end: bytes
-) -> None:
+def test_decode_agrees_with_the_line_decoder(start: bytes, lines: list[bytes], end: bytes) -> None:
     data = b"\r\n".join([start, *lines]) + end
-    common = m._parse_common(data)
-    try:
-        expected = _parsed_fields(m._parse_lines(data))
-    except MessageError:
-        # what the line parser refuses the common-case parser leaves to it
-        assert common is None
-        return
-    event("common case" if common is not None else "left to the line parser")
-    if common is not None:
-        assert _parsed_fields(common) == expected
+    expected = _outcome(m._decode_lines, data)
+    event("a message" if isinstance(expected, m.Message) else "an error")
+    # twice: the second time its lines are in the cache of lines seen
+    assert _outcome(m.decode, data) == expected
+    assert _outcome(m.decode, data) == expected
 
 
-def test_common_case_parser_takes_the_usual_messages() -> None:
-    for data in (GSSDP_SEARCH, MINIUPNPD_RESPONSE, m.encode(m.SearchRequest(st="ssdp:all"))):
-        common = m._parse_common(data)
-        assert common is not None
-        assert _parsed_fields(common) == _parsed_fields(m._parse_lines(data))
+_unmodelled = st.sampled_from([b"x-y", b"OPT", b"01-NLS", b"User-Agent"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    _messages,
+    st.lists(
+        st.tuples(
+            st.integers(0, 12),
+            st.one_of(
+                st.tuples(_name, _value).map(b": ".join),
+                st.tuples(_unmodelled, _text.map(str.encode)).map(b": ".join),
+                _raw_line,
+            ),
+        ),
+        max_size=3,
+    ),
+)
+def test_decode_agrees_with_the_line_decoder_on_messages(
+    message: m.Message, insertions: list[tuple[int, bytes]]
+) -> None:
+    # a message each decoder takes, with lines put in: the common case's ground
+    lines = m.encode(message)[:-4].split(b"\r\n")
+    for position, line in insertions:
+        lines.insert(1 + position % len(lines), line)
+    data = b"\r\n".join(lines) + b"\r\n\r\n"
+    expected = _outcome(m._decode_lines, data)
+    event("a message" if isinstance(expected, m.Message) else "an error")
+    assert _outcome(m.decode, data) == expected
+    assert _outcome(m.decode, data) == expected
+
+
+def test_decode_takes_the_usual_messages_in_its_common_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(data: bytes) -> m.Message:
+        raise AssertionError("left to the line decoder")
+
+    usual = (GSSDP_SEARCH, MINIUPNPD_RESPONSE, m.encode(m.SearchRequest(st="ssdp:all")))
+    expected = [m._decode_lines(data) for data in usual]
+    monkeypatch.setattr(m, "_decode_lines", refuse)
+    assert [m.decode(data) for data in usual] == expected
+
+
+def test_the_cache_of_lines_seen_is_bounded() -> None:
+    for i in range(2 * m._MAX_SEEN_LINES):
+        search = m.decode(
+            b'M-SEARCH * HTTP/1.1\r\nHOST: h\r\nMAN: "ssdp:discover"\r\nST: %d\r\n\r\n' % i
+        )
+        assert search == m.SearchRequest(st=str(i), mx=None, host="h")
+        assert len(m._SEEN_LINES) <= m._MAX_SEEN_LINES
+    assert "HOST: h" in m._SEEN_LINES  # what repeats is kept across an emptying
+    long_value = "v" * m._MAX_SEEN_LENGTH
+    m.decode(
+        b'M-SEARCH * HTTP/1.1\r\nHOST: h\r\nMAN: "ssdp:discover"\r\nST: %s\r\n\r\n'
+        % long_value.encode()
+    )
+    assert "ST: " + long_value not in m._SEEN_LINES
 
 
 def test_header_name_cache_is_bounded() -> None:
     for i in range(2 * m._MAX_KNOWN_NAMES):
-        parsed = m._parse(b"M-SEARCH * HTTP/1.1\r\nX-%d: 1\r\n\r\n" % i)
-        assert parsed.headers == {f"x-{i}": "1"}
+        search = m.decode(
+            b'M-SEARCH * HTTP/1.1\r\nHOST: h\r\nMAN: "ssdp:discover"\r\nST: s\r\nX-%d: 1\r\n\r\n'
+            % i
+        )
+        assert search.extra == ((f"X-{i}", "1"),)
     assert len(m._KNOWN_NAMES) <= m._MAX_KNOWN_NAMES
