@@ -87,36 +87,6 @@ class DropLog:
 Inbound = Message | LegacyResponse
 
 
-def accept(
-    datagram: bytes,
-    addr: tuple[str, int],
-    interfaces: Collection[Interface],
-    drops: DropLog,
-    legacy: bool = False,
-) -> tuple[Inbound, Interface] | None:
-    """
-    The message in C{datagram} and the interface whose subnet holds its
-    sender C{addr}; None (counted and maybe logged in C{drops}) for an
-    off-link sender or a malformed datagram. With C{legacy}, a datagram that
-    is not well-formed SSDP may still be a 0.1.0 node's answer.
-    """
-    host, port = addr[0], addr[1]
-    interface = interface_for(interfaces, host)
-    if interface is None:
-        drops.drop("off-link sender", host, port)
-        return None
-    try:
-        return decode(datagram), interface
-    except MessageError as e:
-        if legacy:
-            try:
-                return decode_legacy(datagram), interface
-            except LegacyMessageError:
-                pass
-        drops.drop("malformed", host, port, detail=str(e))
-        return None
-
-
 MessageHandler = Callable[[Inbound, str, int, Interface], None]
 
 
@@ -146,11 +116,31 @@ class SSDPReceiver(DatagramProtocol):
         self.legacy = legacy
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        accepted = accept(datagram, addr, self.on_link, self.drops, self.legacy)
-        if accepted is None:
-            return
+        """
+        Hand on the message in C{datagram} with the interface whose subnet
+        holds its sender C{addr}; drop (count, maybe log) it from an off-link
+        sender or malformed. With C{legacy}, a datagram that is not
+        well-formed SSDP may still be a 0.1.0 node's answer.
+        """
         host, port = addr[0], addr[1]
+        interface = interface_for(self.on_link, host)
+        if interface is None:
+            self.drops.drop("off-link sender", host, port)
+            return
+        message: Inbound | None
         try:
-            self.handler(accepted[0], host, port, accepted[1])
+            message = decode(datagram)
+        except MessageError as e:
+            message = None
+            if self.legacy:
+                try:
+                    message = decode_legacy(datagram)
+                except LegacyMessageError:
+                    pass
+            if message is None:
+                self.drops.drop("malformed", host, port, detail=str(e))
+                return
+        try:
+            self.handler(message, host, port, interface)
         except Exception:
             self.log.failure("handling a message from {host}:{port}", host=host, port=port)

@@ -1,5 +1,6 @@
 """
-Token buckets keyed by source, with a bounded number of keys.
+Token buckets: one (L{TokenBucket}), or keyed by source with a bounded number
+of keys (L{RateLimiter}).
 
 Pure code: the caller passes the time. Used to keep a node from becoming an
 SSDP amplifier (replies per source) and to keep logging of malformed input
@@ -11,12 +12,32 @@ from __future__ import annotations
 from collections import OrderedDict
 
 
-class _Bucket:
-    __slots__ = ("tokens", "stamp")
+class TokenBucket:
+    """
+    One token bucket: it may spend C{burst} tokens at once and regains
+    C{rate} tokens a second (L{RateLimiter}'s rule, for a single key).
+    """
 
-    def __init__(self, tokens: float, stamp: float) -> None:
-        self.tokens = tokens
-        self.stamp = stamp
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        if rate <= 0 or burst <= 0:
+            raise ValueError("rate and burst must be positive")
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = float("-inf")  # (full before its first use)
+
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        """Spend C{cost} tokens if the bucket has them; say whether it had."""
+        elapsed = now - self.stamp
+        if elapsed > 0:  # (a clock that went back refills nothing)
+            self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        self.stamp = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
 
 
 class RateLimiter:
@@ -33,34 +54,28 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.max_keys = max_keys
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
-    def _bucket(self, key: str, now: float) -> _Bucket:
-        bucket = self._buckets.get(key)
+    def _bucket(self, key: str) -> TokenBucket:
+        buckets = self._buckets
+        bucket = buckets.get(key)
         if bucket is None:
-            bucket = _Bucket(self.burst, now)
-            self._buckets[key] = bucket
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
+            bucket = buckets[key] = TokenBucket(self.rate, self.burst)
+            while len(buckets) > self.max_keys:
+                buckets.popitem(last=False)
         else:
-            self._buckets.move_to_end(key)
-            elapsed = now - bucket.stamp
-            if elapsed > 0:  # (a clock that went back refills nothing)
-                bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
-            bucket.stamp = now
+            buckets.move_to_end(key)
         return bucket
 
     def allow(self, key: str, now: float, cost: float = 1.0) -> bool:
         """Spend C{cost} tokens of C{key}'s bucket if it has them; say whether it had."""
-        bucket = self._bucket(key, now)
-        if bucket.tokens >= cost:
-            bucket.tokens -= cost
-            return True
-        return False
+        return self._bucket(key).allow(now, cost)
 
     def available(self, key: str, now: float) -> int:
         """How many whole tokens C{key} could spend now."""
-        return int(self._bucket(key, now).tokens)
+        bucket = self._bucket(key)
+        bucket.allow(now, 0.0)  # (refilled to now)
+        return int(bucket.tokens)
 
     def __len__(self) -> int:
         return len(self._buckets)

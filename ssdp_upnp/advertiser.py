@@ -28,7 +28,7 @@ from twisted.logger import Logger
 from ._description_server import DescriptionLimits, DescriptionServer
 from ._inbound import DropLog, Inbound, MessageHandler, SSDPReceiver
 from ._multicast import GroupMembership, any_address, listen_multicast, send_to_group
-from ._ratelimit import RateLimiter
+from ._ratelimit import RateLimiter, TokenBucket
 from ._timers import Timers
 from ._types import ISSDPReactor
 from ._version import SERVER
@@ -115,9 +115,7 @@ class SSDPAdvertiser(SSDPReceiver):
         self.legacy = legacy
         # per source, and in all: many sources (spoofed or not) must not add up to a flood
         self.limiter = RateLimiter(limits.replies_per_second, limits.reply_burst, max_keys=4096)
-        self.total_limiter = RateLimiter(
-            limits.total_replies_per_second, limits.total_reply_burst, max_keys=1
-        )
+        self.total_limiter = TokenBucket(limits.total_replies_per_second, limits.total_reply_burst)
         self.ssdp_port = ssdp_port
         self.replies_sent = 0
         self._pending = Timers(clock)  # replies waiting for their random delay
@@ -171,7 +169,7 @@ class SSDPAdvertiser(SSDPReceiver):
         """The port that sends for C{family}, if open."""
         transport = self.transports.get(family)
         if transport is None and family == 4:
-            transport = cast(IMulticastTransport | None, self.transport)
+            return self.transport  # type: ignore[return-value]  # (a multicast port's)
         return transport
 
     @property
@@ -181,48 +179,47 @@ class SSDPAdvertiser(SSDPReceiver):
     # -- receiving
 
     def _message(self, message: Inbound, host: str, port: int, interface: Interface) -> None:
-        if isinstance(message, SearchRequest):
-            self._search_received(message, interface, host, port)
+        if type(message) is not SearchRequest:
+            for listener in list(self.listeners):
+                listener(message, host, port, interface)
             return
-        for listener in list(self.listeners):
-            listener(message, host, port, interface)
-
-    def _search_received(
-        self, search: SearchRequest, interface: Interface, host: str, port: int
-    ) -> None:
-        if search.is_multicast:
-            if search.mx is None:
+        # an M-SEARCH (read here, not in a method of its own: this runs for every search)
+        if message.is_multicast:
+            if message.mx is None:
                 self.drops.drop("multicast M-SEARCH without MX", host, port)
                 return
-            if search.mx < 1:
+            if message.mx < 1:
                 self.drops.drop("MX below 1", host, port)
                 return
-            window = float(min(search.mx, MAX_MX))
+            window = float(min(message.mx, MAX_MX))
         else:
             window = 0.0
         location = self._served.get(interface)
         if location is None:
             return
-        answers = self._answers(search.st)
+        answers = self._answer_cache.get(message.st) or self._answers(message.st)
         now = self.clock.seconds()
+        family = interface.family
         # one answer per search also tells a 0.1.0 client (IPv4 only) where we are
-        legacy: str | None = interface.ip if self.legacy and interface.family == 4 else None
+        legacy: str | None = interface.ip if self.legacy and family == 4 else None
+        limiter = self.limiter
         for answer in answers:
-            if len(self._pending) >= self.limits.max_pending:
+            # (only a delayed reply waits: a unicast search's are sent at once)
+            if window and len(self._pending) >= self.limits.max_pending:
                 self.drops.drop("too many replies pending", host, port)
                 return
-            if not self.limiter.allow(host, now):
+            if not limiter.allow(host, now):
                 self.drops.drop("reply rate limit", host, port)
                 return
-            if not self.total_limiter.allow("*", now):
+            if not self.total_limiter.allow(now):
                 self.drops.drop("total reply rate limit", host, port)
                 return
             if window:
                 delay = self.rng.uniform(0.0, window)
                 self._pending.later(delay, self._reply, answer, location, host, port, legacy,
-                                    interface.family)  # fmt: skip
+                                    family)  # fmt: skip
             else:  # a unicast search: answered now, no timer per reply
-                self._reply(answer, location, host, port, legacy, interface.family)
+                self._reply(answer, location, host, port, legacy, family, now)
             legacy = None
 
     def _answers(self, st: str) -> list[Answer]:
@@ -295,23 +292,29 @@ class SSDPAdvertiser(SSDPReceiver):
         port: int,
         legacy_ip: str | None,
         family: int = 4,
+        now: float | None = None,
     ) -> None:
+        """Send the response to one answer to C{host}:C{port} (C{now}: the clock's time)."""
         transport = self.transport_for(family)
         if transport is None:
             return
+        if now is None:
+            now = self.clock.seconds()
         try:
-            transport.write(self._response_bytes(answer, location, legacy_ip), (host, port))
+            transport.write(self._response_bytes(answer, location, legacy_ip, now), (host, port))
         except (OSError, MessageError) as e:
             self.log.warn("cannot answer {host}:{port}: {error}", host=host, port=port, error=e)
             return
         self.replies_sent += 1
 
-    def _response_bytes(self, answer: Answer, location: str, legacy_ip: str | None) -> bytes:
+    def _response_bytes(
+        self, answer: Answer, location: str, legacy_ip: str | None, now: float
+    ) -> bytes:
         """
-        The encoded L{response_for}: the same bytes for the same answer within
-        one second (its DATE), so they are built once per second, not per reply.
+        The encoded L{response_for} at C{now}: the same bytes for the same answer
+        within one second (its DATE), so they are built once per second, not per reply.
         """
-        second = int(self.clock.seconds())
+        second = int(now)
         if second != self._replies_second:
             self._replies.clear()
             self._replies_second = second

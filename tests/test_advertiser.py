@@ -203,6 +203,13 @@ def test_pending_replies_are_bounded(reactor: MemoryMulticastReactor) -> None:
     for i in range(200):
         udp.deliver(search(mx=5), (f"198.51.100.{i % 250 + 2}", 1900))
     assert len(reactor.getDelayedCalls()) <= 100 + 1  # + the re-announcement
+    assert service.protocol.drops.counts["too many replies pending"] > 0
+    # a unicast search's replies do not wait: answered while the delayed ones are full
+    udp.take()
+    udp.deliver(
+        search(st="upnp:rootdevice", mx=None, host=f"{ETH0.ip}:1900"), ("198.51.100.9", 1900)
+    )
+    assert [s.addr for s in udp.take()] == [("198.51.100.9", 1900)]
 
 
 def test_two_interfaces_each_get_their_own_location(reactor: MemoryMulticastReactor) -> None:

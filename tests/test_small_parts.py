@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssdp_upnp._ratelimit import RateLimiter
+from ssdp_upnp._ratelimit import RateLimiter, TokenBucket
 from ssdp_upnp.errors import NoInterfaceError
 from ssdp_upnp.lan import Interface, interface_for, select_interfaces
 
@@ -21,6 +21,16 @@ def test_bucket_allows_burst_then_rate() -> None:
     assert not limiter.allow("a", 0.4)
     assert limiter.allow("a", 0.5)  # one token regained after 0.5 s at 2/s
     assert limiter.available("a", 100.0) == 4  # never above the burst
+
+
+def test_one_bucket_keeps_a_keyed_buckets_rule() -> None:
+    # the advertiser's total reply limit: one TokenBucket, spent as a RateLimiter key is
+    bucket, keyed = TokenBucket(rate=2.0, burst=4), RateLimiter(rate=2.0, burst=4)
+    times = [5.0] * 6 + [5.4, 5.5, 5.5, 4.0, 4.2, 9.0, 9.0, 100.0] + [100.0] * 5
+    assert [bucket.allow(t) for t in times] == [keyed.allow("*", t) for t in times]
+    assert [bucket.allow(t) for t in times[:7]] == [False] * 7  # (spent, a clock gone back)
+    with pytest.raises(ValueError):
+        TokenBucket(rate=0, burst=1)
 
 
 def test_bucket_memory_is_bounded() -> None:
