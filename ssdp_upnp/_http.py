@@ -1,111 +1,199 @@
 """
-One bounded HTTP exchange with a gateway, over treq.
+One bounded HTTP exchange with a gateway.
 
-treq's C{timeout} stops at the headers and it reads bodies of any size, so
-this module reads the body itself: a size cap (counted as bytes arrive, and
-refused at once when Content-Length says too much), one deadline for the
-whole exchange, and no redirects.
+A gateway's URLs name it by an IP literal (a LOCATION must name the host
+that answered), so the default client, L{GatewayHTTPClient}, sends each such
+request on its own TCP connection, writes it whole, and reads the answer with
+L{ssdp_upnp._http_response.ResponseReader}: one request, one connection, no
+HTTP machinery beyond that (no pool, no redirects, no host name to resolve).
+On this VM it takes a warm SOAP call from 0.72 to ~0.4 ms (bench/README.md).
+Any other URL, and any other client (treq's C{HTTPClient},
+L{ssdp_upnp.testing.StubHTTPClient}), goes through treq
+(L{ssdp_upnp._http_treq}), loaded only then. Either way: a size cap, one
+deadline for the whole exchange, no redirects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail, succeed
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.interfaces import IConsumer, IReactorTime, IStreamClientEndpoint
-from twisted.internet.protocol import Protocol
+from twisted.internet.defer import Deferred, TimeoutError, fail
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IConnector, IReactorTime
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
-from twisted.web.client import (
-    URI,
-    Agent,
-    HTTPConnectionPool,
-    ResponseDone,
-    ResponseNeverReceived,
-    _HTTP11ClientFactory,
-)
-from twisted.web.http import PotentialDataLoss
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer, IResponse
-from zope.interface import implementer
 
+from ._http_response import ResponseReader, request_bytes
 from ._types import DEFAULT_TIMEOUT, HTTPClient, ISSDPReactor
 from .errors import GatewayHTTPError
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IAddress
+    from twisted.web.http_headers import Headers
+    from twisted.web.iweb import IResponse
 
 #: Largest body read from a gateway (descriptions are a few KiB; GetListOfPortMappings more).
 MAX_BODY = 256 * 1024
 
 
-class _QuietFactory(_HTTP11ClientFactory):
-    noisy = False  # no "Starting factory" / "Stopping factory" lines at every request
+@dataclass(frozen=True)
+class Target:
+    """Where an http:// URL with an IP literal for its host sends its request."""
+
+    host: str  # the literal, without brackets (an IPv6 zone as C{%eth0})
+    port: int
+    netloc: str  # for the Host header
+    path: str  # with its query
 
 
-@implementer(IAgentEndpointFactory)
-class _LiteralEndpoints:
+def literal_target(url: str) -> Target | None:
+    """The L{Target} of C{url}, or None if it is not http:// to an IP literal."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 80
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "http" or parts.hostname is None:
+        return None
+    host = unquote(parts.hostname)
+    if isIPv6Address(host):  # the Host header has no zone (RFC 6874 sec. 4)
+        netloc = f"[{host.partition('%')[0]}]"
+    elif isIPAddress(host):
+        netloc = host
+    else:
+        return None
+    if parts.port is not None:
+        netloc += f":{port}"
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(host, port, netloc, path)
+
+
+_CLOSED = Failure(ConnectionDone())
+
+
+class _Exchange(Protocol):
+    """Writes one request when connected; reads its one response."""
+
+    def __init__(self, what: str, request: bytes, limit: int) -> None:
+        self.what = what
+        self.request = request
+        self.reader = ResponseReader(limit)
+        self.finished: Deferred[tuple[int, bytes]] = Deferred(self._cancel)
+        self.connector: IConnector | None = None
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.finished.called:
+            return
+        try:
+            complete = self.reader.feed(data)
+        except GatewayHTTPError as e:
+            self.transport.abortConnection()  # type: ignore[union-attr]
+            self._fail(str(e))
+            return
+        if complete:
+            self.transport.loseConnection()  # type: ignore[union-attr]
+            self.finished.callback((self.reader.status, self.reader.body))
+
+    def connectionLost(self, reason: Failure = _CLOSED) -> None:
+        if self.finished.called:
+            return
+        try:
+            self.reader.connection_closed()
+        except GatewayHTTPError as e:
+            self._fail(f"{e} ({reason.getErrorMessage()})")
+            return
+        self.finished.callback((self.reader.status, self.reader.body))
+
+    def _fail(self, why: str) -> None:
+        self.finished.errback(GatewayHTTPError(f"{self.what}: {why}"))
+
+    def _cancel(self, d: Deferred[tuple[int, bytes]]) -> None:
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+        elif self.connector is not None:
+            self.connector.stopConnecting()
+
+
+class _ExchangeFactory(ClientFactory):
+    noisy = False  # no "Starting factory" line at every request
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.exchange = exchange
+
+    def buildProtocol(self, addr: IAddress | None) -> _Exchange:
+        return self.exchange
+
+    def clientConnectionFailed(self, connector: IConnector, reason: Failure) -> None:
+        if not self.exchange.finished.called:
+            error = f"{type(reason.value).__name__}: {reason.getErrorMessage()}"
+            self.exchange._fail(f"no connection: {error}")
+
+
+class GatewayHTTPClient:
     """
-    Connect straight to an IP literal (a gateway's URLs always carry one: its
-    LOCATION must name the host that answered): Agent's HostnameEndpoint
-    would resolve it in the thread pool (0.64 against 0.26 ms a connect) and
-    rejects an IPv6 literal outright (IDNA). Names still go through it.
+    The default HTTP client to gateways: L{exchange} for http:// URLs with an
+    IP literal, and treq's C{request} (on its own Agent, loaded at the first
+    call) for anything else.
     """
 
-    def __init__(self, reactor: ISSDPReactor, timeout: float) -> None:
+    def __init__(self, reactor: ISSDPReactor, connect_timeout: float = DEFAULT_TIMEOUT) -> None:
         self.reactor = reactor
-        self.timeout = timeout
-
-    def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
-        host = uri.host.decode("ascii", "replace").strip("[]")
-        family = _literal_family(host)
-        if family == 6:
-            return TCP6ClientEndpoint(self.reactor, host, uri.port, self.timeout)
-        if family == 4:
-            return TCP4ClientEndpoint(self.reactor, host, uri.port, self.timeout)
-        return HostnameEndpoint(self.reactor, uri.host, uri.port, self.timeout)
-
-
-def _literal_family(host: str) -> int | None:
-    """4 or 6 if C{host} (no brackets, no port) is an IP literal of that family, else None."""
-    if isIPv6Address(host):
-        return 6
-    if isIPAddress(host):
-        return 4
-    return None
-
-
-def default_http_client(
-    reactor: ISSDPReactor, connect_timeout: float = DEFAULT_TIMEOUT
-) -> HTTPClient:
-    """A treq C{HTTPClient} on its own Agent (no proxy, no redirects unless asked)."""
-    pool = HTTPConnectionPool(reactor, persistent=False)
-    pool._factory = _QuietFactory  # the pool's own hook for its connections' factory
-    endpoints = _LiteralEndpoints(reactor, connect_timeout)
-    agent = Agent.usingEndpointFactory(reactor, endpoints, pool=pool)
-    return _IPLiterals(agent)
-
-
-class _IPLiterals:
-    """
-    treq, except for URLs whose host is an IP literal (every gateway URL: a
-    LOCATION must name the host that answered), which go to the same Agent
-    directly. treq passes each URL through hyperlink's C{to_uri}, which
-    IDNA-checks the host (about 0.3 ms a request here) and rejects an IPv6
-    literal such as C{[2001:db8::1]} (U+003A); Twisted's own URI parsing
-    takes both as they are. Redirects are not followed on that path (no
-    gateway call asks for them). Host names still go through treq, which is
-    imported (about 20 ms here) only when one comes.
-    """
-
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
+        self.connect_timeout = connect_timeout
         self._treq: HTTPClient | None = None
+        self._targets: dict[str, Target | None] = {}  # a gateway's few URLs, asked again and again
+
+    def target(self, url: str) -> Target | None:
+        """L{literal_target} of C{url}, remembered (for at most 64 URLs at a time)."""
+        try:
+            return self._targets[url]
+        except KeyError:
+            pass
+        if len(self._targets) >= 64:
+            self._targets.clear()
+        target = self._targets[url] = literal_target(url)
+        return target
+
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        target: Target,
+        headers: Mapping[str, str],
+        data: bytes | None,
+        limit: int,
+    ) -> Deferred[tuple[int, bytes]]:
+        """
+        One request to C{target} on a new connection, closed after its answer.
+
+        @return: a Deferred that fires with C{(status, body)}, or fails with
+            L{GatewayHTTPError} (no connection, a malformed or cut answer, a
+            body over C{limit}); cancelling it drops the connection.
+        """
+        what = f"{method} {url}"
+        try:
+            request = request_bytes(method, target.netloc, target.path, headers, data)
+        except ValueError as e:
+            return fail(GatewayHTTPError(f"{what}: {e}"))
+        exchange = _Exchange(what, request, limit)
+        exchange.connector = self.reactor.connectTCP(
+            target.host, target.port, _ExchangeFactory(exchange), self.connect_timeout
+        )
+        return exchange.finished
 
     @property
     def treq(self) -> HTTPClient:
         if self._treq is None:
-            from treq.client import HTTPClient as TreqClient
+            from ._http_treq import treq_client
 
-            self._treq = TreqClient(self.agent)
+            self._treq = treq_client(self.reactor, self.connect_timeout)
         return self._treq
 
     def request(
@@ -117,136 +205,23 @@ class _IPLiterals:
         data: bytes | None = None,
         allow_redirects: bool = True,
     ) -> Awaitable[IResponse]:
-        netloc = url.split("://", 1)[-1].split("/", 1)[0]
-        bracketed = netloc.startswith("[")
-        host = netloc[1:].partition("]")[0] if bracketed else netloc.partition(":")[0]
-        literal = _literal_family(host) is not None
-        if not literal or (allow_redirects and not bracketed):
-            return self.treq.request(
-                method, url, headers=headers, data=data, allow_redirects=allow_redirects
-            )
-        if allow_redirects:  # (treq cannot take an IPv6 literal at all)
-            raise ValueError("IPv6 gateway URLs are fetched without following redirects")
-        body = None if data is None else _BytesBody(data)
-        return self.agent.request(method.encode("ascii"), url.encode("ascii"), headers, body)
-
-
-@implementer(IBodyProducer)
-class _BytesBody:
-    """A request body already in memory, written at once (FileBodyProducer waits a turn)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
-        consumer.write(self.data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
-
-
-_DONE = Failure(ResponseDone())
-
-
-class _Body(Protocol):
-    def __init__(self, url: str, limit: int) -> None:
-        self.url = url
-        self.limit = limit
-        self.finished: Deferred[bytes] | None = None
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.finished is None:
-            return
-        self.size += len(data)
-        if self.size > self.limit:
-            finished, self.finished = self.finished, None
-            if self.transport is not None:
-                self.transport.stopProducing()  # type: ignore[attr-defined]
-            finished.errback(GatewayHTTPError(f"{self.url}: body over {self.limit} bytes"))
-            return
-        self.parts.append(data)
-
-    def connectionLost(self, reason: Failure = _DONE) -> None:
-        finished, self.finished = self.finished, None
-        if finished is None:
-            return
-        if reason.check(ResponseDone, PotentialDataLoss):
-            finished.callback(b"".join(self.parts))
-        else:
-            finished.errback(
-                GatewayHTTPError(f"{self.url}: body cut short: {reason.getErrorMessage()}")
-            )
-
-    def stop(self, d: Deferred[bytes]) -> None:
-        """Canceller: drop the connection (the deadline passed)."""
-        self.finished = None
-        if self.transport is not None:
-            self.transport.stopProducing()  # type: ignore[attr-defined]
-
-
-def read_body(response: IResponse, url: str, limit: int = MAX_BODY) -> Deferred[bytes]:
-    """
-    The body of C{response}, at most C{limit} bytes.
-
-    @return: a Deferred that fires with the bytes, or fails with
-        L{GatewayHTTPError} past the limit or on a cut connection; cancelling
-        it closes the connection.
-    """
-    if response.length is not UNKNOWN_LENGTH and response.length > limit:
-        response.deliverBody(_Discard())
-        return fail(GatewayHTTPError(f"{url}: body of {response.length} bytes over {limit}"))
-    protocol = _Body(url, limit)
-    finished: Deferred[bytes] = Deferred(protocol.stop)
-    protocol.finished = finished
-    response.deliverBody(protocol)
-    return finished
-
-
-class _Discard(Protocol):
-    def connectionMade(self) -> None:
-        if self.transport is not None:
-            self.transport.stopProducing()  # type: ignore[attr-defined]
-
-
-async def _exchange(
-    http: HTTPClient,
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    data: bytes | None,
-    limit: int,
-) -> tuple[int, bytes]:
-    try:
-        response: IResponse = await http.request(
-            method,
-            url,
-            headers=Headers({name: [value] for name, value in headers.items()}),
-            data=data,
-            allow_redirects=False,
+        """treq's C{HTTPClient.request} (the L{HTTPClient} seam)."""
+        return self.treq.request(
+            method, url, headers=headers, data=data, allow_redirects=allow_redirects
         )
-    except CancelledError:
-        raise
-    except ResponseNeverReceived as e:
-        if any(reason.check(CancelledError) for reason in e.reasons):
-            raise CancelledError() from None  # our deadline, reported as such
-        raise GatewayHTTPError(f"{method} {url}: no response: {e}") from e
-    except Exception as e:
-        raise GatewayHTTPError(f"{method} {url}: {e.__class__.__name__}: {e}") from e
-    if 300 <= response.code < 400:
-        response.deliverBody(_Discard())
-        raise GatewayHTTPError(f"{method} {url}: redirect ({response.code}) refused")
-    body = await read_body(response, url, limit)
-    return response.code, body
+
+
+def default_http_client(
+    reactor: ISSDPReactor, connect_timeout: float = DEFAULT_TIMEOUT
+) -> GatewayHTTPClient:
+    """The HTTP client a gateway is talked to with when none is given."""
+    return GatewayHTTPClient(reactor, connect_timeout)
+
+
+def _no_redirect(answer: tuple[int, bytes], what: str) -> tuple[int, bytes]:
+    if 300 <= answer[0] < 400:
+        raise GatewayHTTPError(f"{what}: redirect ({answer[0]}) refused")
+    return answer
 
 
 def http_request(
@@ -263,12 +238,21 @@ def http_request(
     """
     One request to a gateway, bounded in time and size.
 
-    @param http: a treq C{HTTPClient} (or C{treq.testing.StubTreq}).
+    @param http: L{GatewayHTTPClient}, or a treq C{HTTPClient} (or
+        L{ssdp_upnp.testing.StubHTTPClient}).
     @return: a Deferred that fires with C{(status, body)} within C{timeout}
         seconds, or fails with L{GatewayHTTPError} (connection refused or cut,
         redirect, body over C{limit}, deadline passed).
     """
-    d = Deferred.fromCoroutine(_exchange(http, method, url, headers or {}, data, limit))
+    target = http.target(url) if isinstance(http, GatewayHTTPClient) else None
+    if target is not None:
+        assert isinstance(http, GatewayHTTPClient)
+        d = http.exchange(method, url, target, headers or {}, data, limit)
+        d.addCallback(_no_redirect, f"{method} {url}")
+    else:
+        from ._http_treq import treq_exchange
+
+        d = Deferred.fromCoroutine(treq_exchange(http, method, url, headers or {}, data, limit))
     d.addTimeout(timeout, reactor)
 
     def timed_out(failure: Failure) -> Failure:

@@ -9,6 +9,7 @@ carries a DOCTYPE at all is refused (XXE, billion laughs).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from lxml import etree
@@ -19,7 +20,17 @@ from .errors import UnsafeXML
 MAX_XML_SIZE = 256 * 1024
 
 
+_PARSERS = threading.local()  # an lxml parser is reused, but in one thread only
+
+
 def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -60,8 +71,8 @@ def local_name(element: etree._Element) -> str:
     """The tag of C{element} without its namespace (routers vary prefixes and namespaces)."""
     tag = element.tag
     if not isinstance(tag, str):
-        return ""
-    return etree.QName(tag).localname
+        return ""  # a comment or processing instruction
+    return tag.rpartition("}")[2]
 
 
 def child_text(element: etree._Element, name: str) -> str | None:

@@ -2,9 +2,11 @@
 In a lab host: one SOAP call (GetExternalIPAddress) N times through four stacks, each
 round in turn, on the gateway find_gateway found. Prints one JSON line: the median ms of
 each stack (the first 5 rounds left out: imports and first connections).
-  ours: Gateway.get_external_ip (Agent, the bounded body, SOAP parsing, the typed result)
+  ours: Gateway.get_external_ip (our HTTP client and reader, SOAP parsing, the typed result)
   twisted http: Twisted's HTTP11ClientProtocol on a TCP endpoint (no Agent, no pool)
   twisted bare: a bare Protocol that writes the request and reads to the close
+  twisted direct: the same Protocol through reactor.connectTCP (no endpoint), and the
+    SOAP body parsed
   blocking: a blocking stdlib socket (the raw floor's way)
 argv: N
 """
@@ -15,19 +17,35 @@ import statistics
 import sys
 import time
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import react
 from twisted.web._newclient import HTTP11ClientProtocol, Request
 from twisted.web.http_headers import Headers
 
-from ssdp_upnp._http import _BytesBody, read_body
+from ssdp_upnp._http_treq import read_body
 from ssdp_upnp.gateway_discovery import find_gateway
 from ssdp_upnp.lan import select_interfaces, system_interfaces
 from ssdp_upnp.soap import build_request, parse_response, soap_action
 
 ACTION = "GetExternalIPAddress"
+
+
+class BytesBody:
+    """A request body in memory, written at once."""
+
+    def __init__(self, data):
+        self.data, self.length = data, len(data)
+
+    def startProducing(self, consumer):
+        consumer.write(self.data)
+        return succeed(None)
+
+    def pauseProducing(self):
+        pass
+
+    resumeProducing = stopProducing = pauseProducing
 
 
 class Bare(Protocol):
@@ -44,6 +62,17 @@ class Bare(Protocol):
         self.done.callback(b"".join(self.parts))
 
 
+class Direct(ClientFactory):
+    def __init__(self, request):
+        self.bare = Bare(request)
+
+    def buildProtocol(self, addr):
+        return self.bare
+
+    def clientConnectionFailed(self, connector, reason):
+        self.bare.done.errback(reason)
+
+
 async def main(reactor, n):
     gateway = await find_gateway(reactor, select_interfaces(system_interfaces()), timeout=10)
     url = gateway.service.control_url
@@ -58,7 +87,8 @@ async def main(reactor, n):
     raw = (f"POST {path} HTTP/1.1\r\nContent-Length: {len(body)}\r\n").encode() + request
     raw += b"\r\n" + body
     headers = Headers({k.encode(): [v.encode()] for k, v in fields.items()})
-    times = {"ours": [], "twisted http": [], "twisted bare": [], "blocking": []}
+    times = {"ours": [], "twisted http": [], "twisted bare": [], "twisted direct": [],
+             "blocking": []}  # fmt: skip
     for _ in range(int(n)):
         t = time.perf_counter()
         await gateway.get_external_ip()
@@ -67,7 +97,7 @@ async def main(reactor, n):
         endpoint = TCP4ClientEndpoint(reactor, host, int(port), 5)
         protocol = await connectProtocol(endpoint, HTTP11ClientProtocol())
         response = await protocol.request(
-            Request(b"POST", path.encode(), headers, _BytesBody(body), persistent=False)
+            Request(b"POST", path.encode(), headers, BytesBody(body), persistent=False)
         )
         parse_response(await read_body(response, url), ACTION)
         times["twisted http"].append(time.perf_counter() - t)
@@ -76,6 +106,12 @@ async def main(reactor, n):
         await connectProtocol(TCP4ClientEndpoint(reactor, host, int(port), 5), bare)
         await bare.done
         times["twisted bare"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        factory = Direct(raw)
+        reactor.connectTCP(host, int(port), factory, 5)
+        data = await factory.bare.done
+        parse_response(data.partition(b"\r\n\r\n")[2], ACTION)
+        times["twisted direct"].append(time.perf_counter() - t)
         t = time.perf_counter()
         with socket.create_connection((host, int(port))) as s:
             s.sendall(raw)

@@ -99,6 +99,25 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(1)
             except OSError:
                 print("trickle cut off by the client", flush=True)
+        elif mode == "endless-head":
+            self.send_response(200)
+            try:
+                while True:
+                    self.wfile.write(b"X-Pad: " + b"y" * 1000 + b"\r\n")
+            except OSError:
+                print("endless head cut off by the client", flush=True)
+        elif mode == "cut":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(GOOD_DESCRIPTION)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(GOOD_DESCRIPTION[:100])
+            self.close_connection = True
+        elif mode == "bad-chunk":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"64\r\n" + GOOD_DESCRIPTION[:100] + b"\r\nzz\r\n")
         elif mode == "redirect":
             self.send_response(302)
             self.send_header("Location", f"http://{third}:{PORT}/rootDesc.xml")
