@@ -15,17 +15,27 @@ deadline for the whole exchange, no redirects.
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+import sys
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlsplit
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred, TimeoutError, fail
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IConnector, IReactorTime
+from twisted.internet.error import ConnectionDone, getConnectError
+from twisted.internet.interfaces import (
+    IConnector,
+    IReactorSocket,
+    IReactorTime,
+    IWriteDescriptor,
+)
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from ._http_response import ResponseReader, request_bytes
 from ._types import DEFAULT_TIMEOUT, HTTPClient, ISSDPReactor
@@ -33,6 +43,7 @@ from .errors import GatewayHTTPError
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress
+    from twisted.internet.posixbase import PosixReactorBase
     from twisted.web.http_headers import Headers
     from twisted.web.iweb import IResponse
 
@@ -80,14 +91,18 @@ class _Exchange(Protocol):
 
     def __init__(self, what: str, request: bytes, limit: int) -> None:
         self.what = what
-        self.request = request
+        self.unsent = request  # what of the request is still to be written
         self.reader = ResponseReader(limit)
         self.finished: Deferred[tuple[int, bytes]] = Deferred(self._cancel)
         self.connector: IConnector | None = None
+        self.connecting: _Connecting | None = None
 
     def connectionMade(self) -> None:
         assert self.transport is not None
-        self.transport.write(self.request)
+        self.connecting = None
+        if self.unsent:
+            self.transport.write(self.unsent)
+            self.unsent = b""
 
     def dataReceived(self, data: bytes) -> None:
         if self.finished.called:
@@ -118,8 +133,14 @@ class _Exchange(Protocol):
     def _cancel(self, d: Deferred[tuple[int, bytes]]) -> None:
         if self.transport is not None:
             self.transport.abortConnection()  # type: ignore[attr-defined]
+        elif self.connecting is not None:
+            self.connecting.stop()
         elif self.connector is not None:
             self.connector.stopConnecting()
+
+    def connect_failed(self, error: BaseException | None) -> None:
+        if not self.finished.called:
+            self._fail(f"no connection: {type(error).__name__}: {error}")
 
 
 class _ExchangeFactory(ClientFactory):
@@ -132,9 +153,94 @@ class _ExchangeFactory(ClientFactory):
         return self.exchange
 
     def clientConnectionFailed(self, connector: IConnector, reason: Failure) -> None:
-        if not self.exchange.finished.called:
-            error = f"{type(reason.value).__name__}: {reason.getErrorMessage()}"
-            self.exchange._fail(f"no connection: {error}")
+        self.exchange.connect_failed(reason.value)
+
+
+@implementer(IWriteDescriptor)
+class _Connecting:
+    """
+    A non-blocking connect to an IP literal whose request is sent the moment
+    the socket is writable, after which the reactor adopts the connection
+    (C{IReactorSocket.adoptStreamConnection}) to read the answer. Against
+    C{connectTCP} it saves two turns of the reactor (the C{callLater(0)}
+    before connecting, and a turn to write): ~80 us a call here
+    (bench/README.md, C{soap_floors}).
+    """
+
+    def __init__(self, reactor: PosixReactorBase, target: Target, exchange: _Exchange) -> None:
+        self.reactor = reactor
+        self.exchange = exchange
+        self.family = socket.AF_INET6 if ":" in target.host else socket.AF_INET
+        address = socket.getaddrinfo(target.host, target.port, self.family, socket.SOCK_STREAM,
+                                     0, socket.AI_NUMERICHOST)[0][4]  # fmt: skip
+        self.socket = socket.socket(self.family, socket.SOCK_STREAM)
+        self.socket.setblocking(False)
+        code = self.socket.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            self.socket.close()
+            raise getConnectError((code, os.strerror(code)))
+        exchange.connecting = self
+        reactor.addWriter(self)
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def logPrefix(self) -> str:
+        return "GatewayHTTP"
+
+    def doWrite(self) -> None:
+        self.reactor.removeWriter(self)
+        code = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._failed(getConnectError((code, os.strerror(code))))
+            return
+        exchange = self.exchange
+        try:
+            sent = self.socket.send(exchange.unsent)
+        except BlockingIOError:
+            sent = 0
+        except OSError as e:
+            self._failed(getConnectError((e.errno, e.strerror)))
+            return
+        exchange.unsent = exchange.unsent[sent:]  # the rest, if any, goes through the transport
+        self.reactor.adoptStreamConnection(self.socket.fileno(), self.family,
+                                           _ExchangeFactory(exchange))  # fmt: skip
+        self.socket.close()  # the reactor's connection holds its own descriptor
+
+    def connectionLost(self, reason: Failure) -> None:
+        """The reactor saw the socket fail (a refused connect ends here, as EPOLLHUP)."""
+        try:
+            code = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError:
+            code = 0
+        self._failed(getConnectError((code, os.strerror(code))) if code else reason.value)
+
+    def _failed(self, error: BaseException | None) -> None:
+        self.socket.close()
+        self.exchange.connecting = None
+        self.exchange.connect_failed(error)
+
+    def stop(self) -> None:
+        """Give up connecting (the deadline passed)."""
+        self.reactor.removeWriter(self)
+        self.socket.close()
+        self.exchange.connecting = None
+
+
+def _adopts_sockets(reactor: object) -> bool:
+    """
+    Whether C{reactor} is one of real descriptors (epoll, poll, select) that
+    adopts a connected socket: then we connect ourselves (L{_Connecting});
+    any other (IOCP, an in-memory reactor) gets C{connectTCP}. (posixbase is
+    looked up, not imported: importing it loads TLS, and a reactor of its
+    kind has loaded it already.)
+    """
+    posixbase = sys.modules.get("twisted.internet.posixbase")
+    return (
+        posixbase is not None
+        and isinstance(reactor, posixbase.PosixReactorBase)
+        and IReactorSocket.providedBy(reactor)
+    )
 
 
 class GatewayHTTPClient:
@@ -149,6 +255,7 @@ class GatewayHTTPClient:
         self.connect_timeout = connect_timeout
         self._treq: HTTPClient | None = None
         self._targets: dict[str, Target | None] = {}  # a gateway's few URLs, asked again and again
+        self._adopts = _adopts_sockets(reactor)
 
     def target(self, url: str) -> Target | None:
         """L{literal_target} of C{url}, remembered (for at most 64 URLs at a time)."""
@@ -183,9 +290,15 @@ class GatewayHTTPClient:
         except ValueError as e:
             return fail(GatewayHTTPError(f"{what}: {e}"))
         exchange = _Exchange(what, request, limit)
-        exchange.connector = self.reactor.connectTCP(
-            target.host, target.port, _ExchangeFactory(exchange), self.connect_timeout
-        )
+        if self._adopts:
+            try:
+                _Connecting(cast("PosixReactorBase", self.reactor), target, exchange)
+            except OSError as e:
+                exchange.connect_failed(e)
+        else:
+            exchange.connector = self.reactor.connectTCP(
+                target.host, target.port, _ExchangeFactory(exchange), self.connect_timeout
+            )
         return exchange.finished
 
     @property
