@@ -7,7 +7,10 @@ Whole-command times include process start (Python's ~0.3 s for ours). The floor
 (lab_scripts/raw_igd.py) does the same exchanges on plain sockets with no checks;
 each ratio is ours over it, from the same run.
 
-Usage: python bench/bench_igd.py [N]
+With --anchors, async-upnp-client's cold mapping (lab_scripts/aio_igd.py, in the
+anchors' venv: bench/anchors.py) is timed in the same rounds.
+
+Usage: python bench/bench_igd.py [N] [--anchors]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from netlab import MINIUPNPD_HTTP_PORT, ROUTER_LAN, Lab, lab_unavailable_reason 
 PY = sys.executable
 SCRIPT = str(HERE / "lab_scripts" / "igd_times.py")
 RAW = str(HERE / "lab_scripts" / "raw_igd.py")
+AIO = str(HERE / "lab_scripts" / "aio_igd.py")
 URL = f"http://{ROUTER_LAN}:{MINIUPNPD_HTTP_PORT}/rootDesc.xml"
 
 
@@ -51,15 +55,22 @@ def delete(lab: Lab) -> None:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = [a for a in sys.argv[1:] if a != "--anchors"]
+    n = int(args[0]) if args else 10
     if (reason := lab_unavailable_reason()) is not None:
         sys.exit(f"bench_igd: {reason}")
+    aio = None
+    if "--anchors" in sys.argv:
+        from anchors import anchor_python
+
+        aio = anchor_python()
     with Lab(hosts=1, router=True) as lab:
         lab.start_miniupnpd()
         ours_find, ours_add, ours_total, ours_cmd = [], [], [], []
         raw_find, raw_add, raw_total = [], [], []
         status_find, status_total = [], []  # the floor doing our GetStatusInfo too
         upnpc_i, upnpc_u = [], []
+        aio_find, aio_add, aio_total = [], [], []
         for _ in range(n):
             _, out = timed(lab, [PY, RAW, "cold"])
             result = json.loads(out.strip().splitlines()[-1])
@@ -79,6 +90,13 @@ def main() -> None:
             ours_total.append(result["total"])
             ours_cmd.append(elapsed)
             delete(lab)
+            if aio is not None:
+                _, out = timed(lab, [str(aio), AIO, "198.51.100.11"])
+                result = json.loads(out.strip().splitlines()[-1])
+                aio_find.append(result["find"])
+                aio_add.append(result["add"])
+                aio_total.append(result["total"])
+                delete(lab)
             elapsed, out = timed(lab, ["upnpc", "-i", "-a", "198.51.100.11", "8048", "8048", "TCP"])
             assert "is redirected" in out, out
             upnpc_i.append(elapsed)
@@ -106,6 +124,12 @@ def main() -> None:
         summary("raw floor cold + GetStatusInfo: total", status_total)
         summary("ours cold, in process: find_gateway, against that", ours_find, status_find)
         summary("ours cold, in process: total, against that", ours_total, status_total)
+        if aio is not None:
+            summary("async-upnp-client 0.49.0 cold: SSDP + description + SCPDs", aio_find)
+            summary("async-upnp-client 0.49.0 cold: then AddPortMapping", aio_add)
+            summary("async-upnp-client 0.49.0 cold: total", aio_total)
+            summary("ours cold, in process: total, against async-upnp-client", ours_total,
+                    aio_total)  # fmt: skip
         summary("ours cold, whole command (python start included)", ours_cmd)
         summary("upnpc -i -a (SSDP discovery), whole command", upnpc_i)
         summary("raw floor warm: AddPortMapping POST", raw_warm["add"])

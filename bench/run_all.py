@@ -25,7 +25,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "cli": ("bench_cli.py", ["15"], ["5"]),
     "reply_rate": ("bench_reply_rate.py", ["100000", "3"], ["20000", "1"]),
     "discovery": ("bench_discovery.py", ["20"], ["5"]),
-    "igd": ("bench_igd.py", ["8"], ["3"]),
+    "igd": ("bench_igd.py", ["8", "--anchors"], ["3", "--anchors"]),
     "soap_floors": ("bench_soap_floors.py", ["150"], ["30"]),
     "nat_methods": ("bench_nat_methods.py", ["10"], ["3"]),
     "reliability": ("bench_reliability.py", [], ["amplification"]),
