@@ -38,7 +38,8 @@ async def main(own: str) -> None:
     device = await UpnpFactory(AiohttpRequester()).async_create_device(location)
     igd = IgdDevice(device, None)
     found_at = time.perf_counter()
-    await igd.async_add_port_mapping(IPv4Address("0.0.0.0"), 8048, "TCP", 8048, IPv4Address(own), True,
+    anywhere = IPv4Address("0.0.0.0")  # its way to say "any remote host"
+    await igd.async_add_port_mapping(anywhere, 8048, "TCP", 8048, IPv4Address(own), True,
                                      "bench", timedelta(seconds=3600))  # fmt: skip
     done = time.perf_counter()
     print(json.dumps({"find": found_at - start, "add": done - found_at, "total": done - start}))
