@@ -23,7 +23,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "peers": ("bench_peers.py", [], ["2000"]),
     "startup": ("bench_startup.py", ["8"], ["3"]),
     "cli": ("bench_cli.py", ["15"], ["5"]),
-    "reply_rate": ("bench_reply_rate.py", ["100000", "3"], ["20000", "1"]),
+    "reply_rate": (
+        "bench_reply_rate.py",
+        ["100000", "3", "64", "--minissdpd"],
+        ["20000", "1", "64", "--minissdpd"],
+    ),
     "discovery": ("bench_discovery.py", ["20"], ["5"]),
     "igd": ("bench_igd.py", ["8", "--anchors"], ["3", "--anchors"]),
     "soap_floors": ("bench_soap_floors.py", ["150"], ["30"]),
