@@ -572,6 +572,15 @@ class StaticDocument(Resource):
         return self.body
 
 
+class _Folder(Resource):
+    """A folder of the fake router's site: a path it does not hold is a plain 404."""
+
+    def getChild(self, path: bytes, request: object) -> IResource:
+        from twisted.web import pages
+
+        return pages.notFound()  # (Resource's own default is deprecated: it does not escape)
+
+
 def igd_site(router: FakeRouter, description: bytes | None = None,
              services: dict[str, str] | None = None) -> Resource:  # fmt: skip
     """The router's web root: /rootDesc.xml and a control resource per service."""
@@ -582,9 +591,9 @@ def igd_site(router: FakeRouter, description: bytes | None = None,
             "".join(service_xml(t, path) for path, t in services.items()),
             version=2 if router.igd2 else 1,
         )
-    root = Resource()
+    root = _Folder()
     root.putChild(b"rootDesc.xml", StaticDocument(description))
-    ctl = Resource()
+    ctl = _Folder()
     root.putChild(b"ctl", ctl)
     for path, service_type in services.items():
         ctl.putChild(path.rsplit("/", 1)[-1].encode(), _Control(router, service_type))
