@@ -19,7 +19,7 @@ import errno
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote, urlsplit
@@ -56,6 +56,7 @@ class Target:
     """Where an http:// URL with an IP literal for its host sends its request."""
 
     host: str  # the literal, without brackets (an IPv6 zone as C{%eth0})
+    family: socket.AddressFamily
     port: int
     netloc: str  # for the Host header
     path: str  # with its query
@@ -72,15 +73,15 @@ def literal_target(url: str) -> Target | None:
         return None
     host = unquote(parts.hostname)
     if isIPv6Address(host):  # the Host header has no zone (RFC 6874 sec. 4)
-        netloc = f"[{host.partition('%')[0]}]"
+        family, netloc = socket.AF_INET6, f"[{host.partition('%')[0]}]"
     elif isIPAddress(host):
-        netloc = host
+        family, netloc = socket.AF_INET, host
     else:
         return None
     if parts.port is not None:
         netloc += f":{port}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(host, port, netloc, path)
+    return Target(host, family, port, netloc, path)
 
 
 _CLOSED = Failure(ConnectionDone())
@@ -94,12 +95,12 @@ class _Exchange(Protocol):
         self.unsent = request  # what of the request is still to be written
         self.reader = ResponseReader(limit)
         self.finished: Deferred[tuple[int, bytes]] = Deferred(self._cancel)
-        self.connector: IConnector | None = None
-        self.connecting: _Connecting | None = None
+        #: gives up the connect under way (None once connected, or if it failed)
+        self.stop_connecting: Callable[[], object] | None = None
 
     def connectionMade(self) -> None:
         assert self.transport is not None
-        self.connecting = None
+        self.stop_connecting = None
         if self.unsent:
             self.transport.write(self.unsent)
             self.unsent = b""
@@ -133,12 +134,11 @@ class _Exchange(Protocol):
     def _cancel(self, d: Deferred[tuple[int, bytes]]) -> None:
         if self.transport is not None:
             self.transport.abortConnection()  # type: ignore[attr-defined]
-        elif self.connecting is not None:
-            self.connecting.stop()
-        elif self.connector is not None:
-            self.connector.stopConnecting()
+        elif self.stop_connecting is not None:
+            self.stop_connecting()
 
     def connect_failed(self, error: BaseException | None) -> None:
+        self.stop_connecting = None
         if not self.finished.called:
             self._fail(f"no connection: {type(error).__name__}: {error}")
 
@@ -170,7 +170,7 @@ class _Connecting:
     def __init__(self, reactor: PosixReactorBase, target: Target, exchange: _Exchange) -> None:
         self.reactor = reactor
         self.exchange = exchange
-        self.family = socket.AF_INET6 if ":" in target.host else socket.AF_INET
+        self.family = target.family
         address = socket.getaddrinfo(target.host, target.port, self.family, socket.SOCK_STREAM,
                                      0, socket.AI_NUMERICHOST)[0][4]  # fmt: skip
         self.socket = socket.socket(self.family, socket.SOCK_STREAM)
@@ -179,7 +179,6 @@ class _Connecting:
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             self.socket.close()
             raise getConnectError((code, os.strerror(code)))
-        exchange.connecting = self
         reactor.addWriter(self)
 
     def fileno(self) -> int:
@@ -217,14 +216,12 @@ class _Connecting:
 
     def _failed(self, error: BaseException | None) -> None:
         self.socket.close()
-        self.exchange.connecting = None
         self.exchange.connect_failed(error)
 
     def stop(self) -> None:
         """Give up connecting (the deadline passed)."""
         self.reactor.removeWriter(self)
         self.socket.close()
-        self.exchange.connecting = None
 
 
 def _adopts_sockets(reactor: object) -> bool:
@@ -292,13 +289,16 @@ class GatewayHTTPClient:
         exchange = _Exchange(what, request, limit)
         if self._adopts:
             try:
-                _Connecting(cast("PosixReactorBase", self.reactor), target, exchange)
+                connecting = _Connecting(cast("PosixReactorBase", self.reactor), target, exchange)
             except OSError as e:
                 exchange.connect_failed(e)
+            else:
+                exchange.stop_connecting = connecting.stop
         else:
-            exchange.connector = self.reactor.connectTCP(
+            connector = self.reactor.connectTCP(
                 target.host, target.port, _ExchangeFactory(exchange), self.connect_timeout
             )
+            exchange.stop_connecting = connector.stopConnecting
         return exchange.finished
 
     @property
@@ -357,9 +357,7 @@ def http_request(
         seconds, or fails with L{GatewayHTTPError} (connection refused or cut,
         redirect, body over C{limit}, deadline passed).
     """
-    target = http.target(url) if isinstance(http, GatewayHTTPClient) else None
-    if target is not None:
-        assert isinstance(http, GatewayHTTPClient)
+    if isinstance(http, GatewayHTTPClient) and (target := http.target(url)) is not None:
         d = http.exchange(method, url, target, headers or {}, data, limit)
         d.addCallback(_no_redirect, f"{method} {url}")
     else:

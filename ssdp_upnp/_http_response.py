@@ -99,13 +99,11 @@ class ResponseReader:
         if self._held:
             self._held += data
             buffer, self._held = self._held, bytearray()
-        while self._state != _DONE:
+        while buffer and self._state != _DONE:
             rest = self._step(buffer)
             if rest is None:  # the state kept what it has and waits for more
                 return False
             buffer = rest
-            if not buffer and self._state != _TO_CLOSE:
-                break
         return self._state == _DONE
 
     def connection_closed(self) -> None:
@@ -135,9 +133,8 @@ class ResponseReader:
         if state == _HEAD:
             return self._head(buffer)
         if state == _TO_CLOSE:
-            if buffer:
-                self._add(buffer)
-            return None
+            self._add(buffer)
+            return b""
         if state == _CHUNK_SIZE:
             return self._chunk_size(buffer)
         if state == _CHUNK_DATA:
@@ -154,7 +151,7 @@ class ResponseReader:
             buffer = buffer.lstrip(b"\r\n")  # blank lines before a status line
             if not buffer:
                 return None
-        found = self._blank_line(buffer, "response head")
+        found = self._head_end(buffer, "response head")
         if found is None:
             return None
         end, size = found
@@ -164,7 +161,7 @@ class ResponseReader:
         rest = buffer[end + size :]
         if 100 <= self.status < 200:  # interim (100 Continue): the real one follows
             self.status, self.headers = 0, {}
-            return rest if rest else None
+            return rest
         self._start_body()
         return rest
 
@@ -241,12 +238,12 @@ class ResponseReader:
         # it is that line alone
         if self._scan < 0:
             buffer = b"\n" + buffer  # the chunk-size line's end, read already
-        if self._blank_line(buffer, "chunk trailers") is None:
+        if self._head_end(buffer, "chunk trailers") is None:
             return None
         self._state = _DONE
         return b""
 
-    def _blank_line(self, buffer: bytes | bytearray, what: str) -> tuple[int, int] | None:
+    def _head_end(self, buffer: bytes | bytearray, what: str) -> tuple[int, int] | None:
         """
         Where the head in C{buffer} ends (L{_blank_line}); or None, with the
         bytes kept and the search to go on from near their end.
