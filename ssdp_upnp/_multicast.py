@@ -15,9 +15,11 @@ IPV6_V6ONLY, so that IPv4 never arrives as C{::ffff:a.b.c.d}); on an IPv6
 port, C{joinGroup} and C{setOutgoingInterface} take an interface name and
 a link-local sender comes as C{fe80::1%eth0}. Its C{write} sends to an
 address literal of its family at once (Twisted checks each address four
-times, ~4 us a datagram here). L{listen_multicast} opens one, for either
-family, on a real reactor, and asks the reactor as usual otherwise (the
-in-memory fakes of L{ssdp_upnp.testing} already speak that way).
+times, ~4 us a datagram here), except that unicast written while it hands
+on what it read waits for the end of that batch (L{ScopedMulticastPort.doRead}).
+L{listen_multicast} opens one, for either family, on a real reactor, and asks
+the reactor as usual otherwise (the in-memory fakes of L{ssdp_upnp.testing}
+already speak that way).
 """
 
 from __future__ import annotations
@@ -43,6 +45,27 @@ from .message import SSDP_GROUP, SSDP_GROUP6, SSDP_PORT, SSDP_SITE_GROUP6
 
 log = Logger()
 
+#: recvfrom errors that mean nothing (more) to read, and those that tell of an
+#: earlier send refused (Twisted's lists, for POSIX and Windows)
+_READ_NOTHING = frozenset(
+    getattr(errno, name)
+    for name in ("EAGAIN", "EWOULDBLOCK", "EINTR",
+                 "WSAEWOULDBLOCK", "WSAEINTR", "WSAEMSGSIZE", "WSAEINPROGRESS")
+    if hasattr(errno, name)
+)  # fmt: skip
+_READ_REFUSED = frozenset(
+    getattr(errno, name)
+    for name in ("ECONNREFUSED", "WSAECONNREFUSED", "WSAECONNRESET", "WSAENETRESET",
+                 "WSAETIMEDOUT")
+    if hasattr(errno, name)
+)  # fmt: skip
+
+#: How many datagrams L{ScopedMulticastPort.doRead} hands on before it sends the
+#: unicast written meanwhile, and the largest datagram that may wait so (a larger
+#: one is written at once, so that its error, if any, is the writer's).
+BATCH = 64
+_MAX_WAITING = 8192
+
 #: Linux's IPV6_MULTICAST_ALL (not in Python's socket module): 0 delivers only
 #: the groups this socket joined, not those other programs joined.
 _IPV6_MULTICAST_ALL = getattr(socket, "IPV6_MULTICAST_ALL", 29)
@@ -63,6 +86,10 @@ class ScopedMulticastPort(udp.MulticastPort):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._zones: dict[int, str] = {}
+        #: unicast written during doRead, sent after each batch (None outside doRead)
+        self._waiting: list[tuple[bytes, tuple[str, int]]] | None = None
+        #: the first byte of a multicast address of this port's family
+        self._multicast_from = 0xFF if self.addressFamily == socket.AF_INET6 else 224
 
     def createInternetSocket(self) -> socket.socket:
         skt = super().createInternetSocket()
@@ -98,12 +125,34 @@ class ScopedMulticastPort(udp.MulticastPort):
         """
         if addr is not None and self._connectedAddr is None:
             try:
-                socket.inet_pton(self.addressFamily, addr[0])
+                packed = socket.inet_pton(self.addressFamily, addr[0])
+                waiting = self._waiting
+                if (
+                    waiting is not None
+                    and packed[0] < self._multicast_from
+                    and len(datagram) <= _MAX_WAITING
+                ):
+                    # (multicast goes at once: its interface is the socket's now)
+                    waiting.append((datagram, addr))
+                    return
                 self.socket.sendto(datagram, addr)
                 return
             except (OSError, TypeError, ValueError):
                 pass
         super().write(datagram, addr)
+
+    def _send_waiting(self, waiting: list[tuple[bytes, tuple[str, int]]]) -> None:
+        """Send what waited, in order; a datagram that cannot be sent is logged and dropped."""
+        for datagram, addr in waiting:
+            try:
+                self.socket.sendto(datagram, addr)
+            except OSError:
+                try:
+                    super().write(datagram, addr)  # (Twisted's handling of the error)
+                except Exception as e:
+                    log.warn("cannot send to {host}:{port}: {error}",
+                             host=addr[0], port=addr[1], error=e)  # fmt: skip
+        waiting.clear()
 
     def _zone(self, index: int) -> str:
         zone = self._zones.get(index)
@@ -116,25 +165,45 @@ class ScopedMulticastPort(udp.MulticastPort):
         return zone
 
     def doRead(self) -> None:
-        if self.addressFamily != socket.AF_INET6:
-            return super().doRead()  # type: ignore[no-any-return]
-        read = 0
-        while read < self.maxThroughput:
-            try:
-                data, addr = self.socket.recvfrom(self.maxPacketSize)
-            except OSError as e:
-                if e.errno in udp._sockErrReadIgnore or e.errno in udp._sockErrReadRefuse:
-                    return None
-                raise
-            read += len(data)
-            host = addr[0]
-            if addr[3] and "%" not in host:
-                host = f"{host}%{self._zone(addr[3])}"
-            try:
-                self.protocol.datagramReceived(data, (host, addr[1]))
-            except BaseException:
-                log.failure("datagramReceived raised")
-        return None
+        """
+        Hand on what the socket holds, as Twisted does (up to C{maxThroughput}
+        bytes a turn), but send the unicast the protocol writes meanwhile after
+        each L{BATCH} datagrams and at the end, not one by one: under a load
+        the peers get their answers in bursts, and this process and theirs
+        wake once a burst, not once a datagram (a third fewer CPU per reply
+        here). An IPv6 sender's address keeps its zone.
+        """
+        waiting: list[tuple[bytes, tuple[str, int]]] = []
+        self._waiting = waiting
+        scoped = self.addressFamily == socket.AF_INET6
+        read = handled = 0
+        try:
+            while read < self.maxThroughput:
+                try:
+                    data, addr = self.socket.recvfrom(self.maxPacketSize)
+                except OSError as e:
+                    if e.errno in _READ_REFUSED and self._connectedAddr:
+                        self.protocol.connectionRefused()
+                    elif e.errno not in _READ_NOTHING and e.errno not in _READ_REFUSED:
+                        raise
+                    return
+                read += len(data)
+                if scoped:
+                    host = addr[0]
+                    if addr[3] and "%" not in host:
+                        host = f"{host}%{self._zone(addr[3])}"
+                    addr = (host, addr[1])
+                try:
+                    self.protocol.datagramReceived(data, addr)
+                except BaseException:
+                    log.failure("datagramReceived raised")
+                handled += 1
+                if handled % BATCH == 0 and waiting:
+                    self._send_waiting(waiting)
+        finally:
+            self._waiting = None
+            if waiting:
+                self._send_waiting(waiting)
 
     def _membership(self, option: int, addr: str, interface: str | int) -> Deferred[None]:
         try:

@@ -30,13 +30,17 @@ class TokenBucket:
 
     def allow(self, now: float, cost: float = 1.0) -> bool:
         """Spend C{cost} tokens if the bucket has them; say whether it had."""
+        tokens = self.tokens
         elapsed = now - self.stamp
         if elapsed > 0:  # (a clock that went back refills nothing)
-            self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+            tokens += elapsed * self.rate
+            if tokens > self.burst:
+                tokens = self.burst
         self.stamp = now
-        if self.tokens >= cost:
-            self.tokens -= cost
+        if tokens >= cost:
+            self.tokens = tokens - cost
             return True
+        self.tokens = tokens
         return False
 
 
@@ -57,6 +61,7 @@ class RateLimiter:
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def _bucket(self, key: str) -> TokenBucket:
+        """C{key}'s bucket, now the most recently used (a new one if C{key} has none)."""
         buckets = self._buckets
         bucket = buckets.get(key)
         if bucket is None:
@@ -69,7 +74,11 @@ class RateLimiter:
 
     def allow(self, key: str, now: float, cost: float = 1.0) -> bool:
         """Spend C{cost} tokens of C{key}'s bucket if it has them; say whether it had."""
-        return self._bucket(key).allow(now, cost)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return self._bucket(key).allow(now, cost)
+        self._buckets.move_to_end(key)  # (what _bucket does for a known key, without a call)
+        return bucket.allow(now, cost)
 
     def available(self, key: str, now: float) -> int:
         """How many whole tokens C{key} could spend now."""

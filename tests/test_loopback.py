@@ -1,30 +1,36 @@
 """
 The real reactor (pytest-twisted), on loopback unicast only: no multicast, no
 namespace needed. The description server is fetched with treq over
-127.0.0.1, and the IGD client drives the fake router served by twisted.web.
+127.0.0.1, the IGD client drives the fake router served by twisted.web, and
+the advertiser answers a burst of unicast searches through its real port.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import pytest
 import pytest_twisted
 import treq
+from twisted.internet import udp
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import ServerFactory
+from twisted.internet.protocol import DatagramProtocol, ServerFactory
 from twisted.web.server import Site
 
 from helpers import make_node
 from ssdp_upnp._description_server import DescriptionServer
+from ssdp_upnp._multicast import BATCH, ScopedMulticastPort, listen_multicast
 from ssdp_upnp._types import global_reactor
+from ssdp_upnp.advertiser import AdvertiserLimits, SSDPAdvertiser
 from ssdp_upnp.description import read_node_description
 from ssdp_upnp.errors import ConflictInMappingEntry
 from ssdp_upnp.gateway_discovery import find_gateway
 from ssdp_upnp.lan import Interface
+from ssdp_upnp.message import SearchRequest, SearchResponse, decode, encode
 from ssdp_upnp.testing import FakeRouter, igd_site
 
 LO = Interface.parse("lo", "127.0.0.1/8")
@@ -92,4 +98,48 @@ async def test_igd_client_against_the_fake_router_over_real_tcp() -> None:
         await gateway.delete_mapping(8048, "TCP")
         assert await gateway.get_mapping(8048, "TCP") is None
     finally:
+        await stop(port)
+
+
+class Searcher(DatagramProtocol):
+    """Collects answers; C{done} fires once C{expected} have come."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.answers: list[bytes] = []
+        self.done: Deferred[None] = Deferred()
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.answers.append(datagram)
+        if len(self.answers) == self.expected:
+            self.done.callback(None)
+
+
+@on_the_reactor
+async def test_the_advertiser_answers_a_burst_of_unicast_searches_through_its_port() -> None:
+    reactor = global_reactor()
+    node = make_node()
+    limits = AdvertiserLimits(replies_per_second=1e6, reply_burst=1e6,
+                              total_replies_per_second=1e6, total_reply_burst=1e6)  # fmt: skip
+    advertiser = SSDPAdvertiser(node, 1, reactor, limits=limits, legacy=False)
+    advertiser.serve_on(LO, "http://127.0.0.1:8080/description.xml")
+    port = listen_multicast(reactor, 0, advertiser, "127.0.0.1")  # (joins no group)
+    assert isinstance(port, ScopedMulticastPort)
+    count = 2 * BATCH + 7  # more than one batch, all written before the port reads them
+    searcher = Searcher(count)
+    client = cast(udp.Port, reactor.listenUDP(0, searcher, "127.0.0.1", 8192))
+    # (the answers all come before this reactor reads the client's socket again)
+    client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    try:
+        to = ("127.0.0.1", cast(IPv4Address, port.getHost()).port)
+        for i in range(count):
+            search = SearchRequest(st="upnp:rootdevice", mx=None, host=f"127.0.0.1:{to[1]}",
+                                   extra=(("X-SEQ", str(i)),))  # fmt: skip
+            client.write(encode(search), to)
+        await searcher.done.addTimeout(10, reactor)
+        answers = [decode(a) for a in searcher.answers]
+        assert all(isinstance(a, SearchResponse) and a.st == "upnp:rootdevice" for a in answers)
+        assert advertiser.replies_sent == count
+    finally:
+        await stop(client)
         await stop(port)
