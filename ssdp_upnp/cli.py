@@ -79,12 +79,21 @@ def families(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _interfaces(args: argparse.Namespace) -> list[Interface]:
+    """
+    The interfaces C{args} choose, read from the host once (when the arguments
+    are checked) and kept in C{args} for the command.
+    """
+    chosen: list[Interface] | None = getattr(args, "chosen_interfaces", None)
+    if chosen is not None:
+        return chosen
     unknown = _unknown_interface(args.interface or [])
     if unknown is not None:
         raise NoInterfaceError.unknown(unknown[0], families(args), unknown[1])
     from .lan import lan_interfaces
 
-    return lan_interfaces(args.interface or [], args.exclude_interface or [], families(args))
+    chosen = lan_interfaces(args.interface or [], args.exclude_interface or [], families(args))
+    args.chosen_interfaces = chosen
+    return chosen
 
 
 def _unknown_interface(wanted: Sequence[str]) -> tuple[str, str] | None:

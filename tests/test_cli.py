@@ -234,3 +234,24 @@ def test_console_reports_output_it_could_not_write(monkeypatch: pytest.MonkeyPat
     with pytest.raises(SystemError) as exited:
         cli.console([])
     assert exited.value.args == (120,)
+
+
+def test_the_interfaces_are_read_once_for_the_check_and_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from ssdp_upnp import cli, lan
+
+    eth0 = lan.Interface.parse("eth0", "198.51.100.11/24")
+    reads: list[int] = []
+
+    def system_interfaces() -> list[lan.Interface]:
+        reads.append(1)
+        return [eth0]
+
+    monkeypatch.setattr(socket, "if_nameindex", lambda: [(1, "lo"), (2, "eth0")])
+    monkeypatch.setattr(lan, "system_interfaces", system_interfaces)
+    args = cli.parse(["nat", "status", "--interface", "eth0"])
+    assert reads == [1]  # checked before anything is opened
+    assert cli._interfaces(args) == [eth0] and reads == [1]  # the command's: the same reading
