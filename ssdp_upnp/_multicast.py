@@ -170,8 +170,8 @@ class ScopedMulticastPort(udp.MulticastPort):
         bytes a turn), but send the unicast the protocol writes meanwhile after
         each L{BATCH} datagrams and at the end, not one by one: under a load
         the peers get their answers in bursts, and this process and theirs
-        wake once a burst, not once a datagram (a third fewer CPU per reply
-        here). An IPv6 sender's address keeps its zone.
+        wake once a burst, not once a datagram (about a quarter less CPU per
+        reply here). An IPv6 sender's address keeps its zone.
         """
         waiting: list[tuple[bytes, tuple[str, int]]] = []
         self._waiting = waiting
