@@ -126,6 +126,9 @@ class ScopedMulticastPort(udp.MulticastPort):
         if addr is not None and self._connectedAddr is None:
             try:
                 packed = socket.inet_pton(self.addressFamily, addr[0])
+            except (OSError, TypeError, ValueError):
+                pass
+            else:
                 waiting = self._waiting
                 if (
                     waiting is not None
@@ -134,24 +137,26 @@ class ScopedMulticastPort(udp.MulticastPort):
                 ):
                     # (multicast goes at once: its interface is the socket's now)
                     waiting.append((datagram, addr))
-                    return
-                self.socket.sendto(datagram, addr)
+                else:
+                    self._send(datagram, addr)
                 return
-            except (OSError, TypeError, ValueError):
-                pass
         super().write(datagram, addr)
+
+    def _send(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        """C{sendto} an address literal; on an error, Twisted's C{write} and its handling."""
+        try:
+            self.socket.sendto(datagram, addr)
+        except OSError:
+            super().write(datagram, addr)
 
     def _send_waiting(self, waiting: list[tuple[bytes, tuple[str, int]]]) -> None:
         """Send what waited, in order; a datagram that cannot be sent is logged and dropped."""
         for datagram, addr in waiting:
             try:
-                self.socket.sendto(datagram, addr)
-            except OSError:
-                try:
-                    super().write(datagram, addr)  # (Twisted's handling of the error)
-                except Exception as e:
-                    log.warn("cannot send to {host}:{port}: {error}",
-                             host=addr[0], port=addr[1], error=e)  # fmt: skip
+                self._send(datagram, addr)
+            except Exception as e:
+                log.warn("cannot send to {host}:{port}: {error}",
+                         host=addr[0], port=addr[1], error=e)  # fmt: skip
         waiting.clear()
 
     def _zone(self, index: int) -> str:

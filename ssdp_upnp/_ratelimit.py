@@ -74,11 +74,7 @@ class RateLimiter:
 
     def allow(self, key: str, now: float, cost: float = 1.0) -> bool:
         """Spend C{cost} tokens of C{key}'s bucket if it has them; say whether it had."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            return self._bucket(key).allow(now, cost)
-        self._buckets.move_to_end(key)  # (what _bucket does for a known key, without a call)
-        return bucket.allow(now, cost)
+        return self._bucket(key).allow(now, cost)
 
     def available(self, key: str, now: float) -> int:
         """How many whole tokens C{key} could spend now."""

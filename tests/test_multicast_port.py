@@ -21,8 +21,8 @@ from ssdp_upnp._multicast import BATCH, ScopedMulticastPort
 class Socket:
     """
     A socket that records what is sent, failing with C{errors} first (0 for a
-    send that succeeds), and
-    that holds C{incoming} (datagram, address) to be read, then EAGAIN.
+    send that succeeds), and that holds C{incoming} (datagram, address) to be
+    read, then fails with C{read_error} (EAGAIN).
     """
 
     def __init__(self, *errors: int, incoming: list[tuple[bytes, Any]] | None = None) -> None:
