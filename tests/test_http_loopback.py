@@ -1,11 +1,15 @@
 """
 The gateway HTTP client on the real reactor, over 127.0.0.1 (pytest-twisted):
 our own non-blocking connect, the request sent before the reactor adopts the
-socket, and the answer read through the adopted connection.
+socket (at once if the connect is done, else when the socket is writable),
+and the answer read through the adopted connection.
 """
 
 from __future__ import annotations
 
+import errno
+import select
+import socket
 from typing import Any
 
 import pytest
@@ -14,7 +18,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.python.failure import Failure
 
-from ssdp_upnp._http import default_http_client, http_request
+from ssdp_upnp._http import _Connecting, default_http_client, http_request
 from ssdp_upnp._types import global_reactor
 from ssdp_upnp.errors import GatewayHTTPError
 from test_loopback import on_the_reactor, serve, stop
@@ -143,5 +147,76 @@ async def test_a_cancelled_request_drops_its_connection() -> None:
         assert cancelled and cancelled[0].check(CancelledError)
         # the router sees our side close, having read the whole request
         assert (await router.lost).startswith(b"GET /d.xml HTTP/1.1\r\n")
+    finally:
+        await stop(port)
+
+
+class _HandshakeDone(socket.socket):
+    """A socket whose first send waits (a bounded select) for its connect to complete."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        select.select([], [self], [], 5)
+        return super().send(data, flags)
+
+
+class _HandshakeUnderWay(socket.socket):
+    """A socket whose first send finds its connect still under way (EAGAIN)."""
+
+    refused = 0
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        if not type(self).refused:
+            type(self).refused += 1
+            raise BlockingIOError(errno.EAGAIN, "still connecting")
+        return super().send(data, flags)
+
+
+def _count_connect_watches(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    reactor = global_reactor()
+    watched: list[object] = []
+    add_writer = reactor.addWriter  # type: ignore[attr-defined]
+
+    def counting(descriptor: Any) -> None:
+        if isinstance(descriptor, _Connecting):
+            watched.append(descriptor)
+        add_writer(descriptor)
+
+    monkeypatch.setattr(reactor, "addWriter", counting)
+    return watched
+
+
+@on_the_reactor
+async def test_a_connect_done_at_once_sends_without_the_reactor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_Connecting, "socket_type", _HandshakeDone)
+    watched = _count_connect_watches(monkeypatch)
+    router = RouterFactory()
+    port, number = serve(router)
+    try:
+        reactor = global_reactor()
+        url = f"http://127.0.0.1:{number}/ctl"
+        assert await http_request(reactor, default_http_client(reactor), "POST", url,
+                                  data=b"<x/>") == (200, b"hello")  # fmt: skip
+        assert router.requests[0].endswith(b"\r\n\r\n<x/>")
+        assert watched == []  # sent right after the connect: no writability turn
+    finally:
+        await stop(port)
+
+
+@on_the_reactor
+async def test_a_connect_under_way_sends_when_writable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Connecting, "socket_type", _HandshakeUnderWay)
+    _HandshakeUnderWay.refused = 0
+    watched = _count_connect_watches(monkeypatch)
+    router = RouterFactory()
+    port, number = serve(router)
+    try:
+        reactor = global_reactor()
+        url = f"http://127.0.0.1:{number}/ctl"
+        assert await http_request(reactor, default_http_client(reactor), "POST", url,
+                                  data=b"<x/>") == (200, b"hello")  # fmt: skip
+        assert router.requests[0].endswith(b"\r\n\r\n<x/>")
+        assert _HandshakeUnderWay.refused == 1 and len(watched) == 1
     finally:
         await stop(port)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from typing import Any, ParamSpec, cast
 
 import pytest
 import pytest_twisted
@@ -33,14 +33,15 @@ from ssdp_upnp.lan import Interface
 from ssdp_upnp.message import SearchRequest, SearchResponse, decode, encode
 from ssdp_upnp.testing import FakeRouter, igd_site
 
+P = ParamSpec("P")
 LO = Interface.parse("lo", "127.0.0.1/8")
 
 
 def on_the_reactor(
-    test: Callable[[], Coroutine[Any, Any, None]],
-) -> Callable[[], Deferred[None]]:
+    test: Callable[P, Coroutine[Any, Any, None]],
+) -> Callable[P, Deferred[None]]:
     """pytest-twisted's ensureDeferred (untyped), typed: the test runs on the real reactor."""
-    wrapped: Callable[[], Deferred[None]] = pytest_twisted.ensureDeferred(test)
+    wrapped: Callable[P, Deferred[None]] = pytest_twisted.ensureDeferred(test)
     return wrapped
 
 
