@@ -29,6 +29,7 @@ from twisted.internet.defer import Deferred, TimeoutError, fail
 from twisted.internet.error import ConnectionDone, getConnectError
 from twisted.internet.interfaces import (
     IConnector,
+    IDelayedCall,
     IReactorSocket,
     IReactorTime,
     IWriteDescriptor,
@@ -88,7 +89,12 @@ _CLOSED = Failure(ConnectionDone())
 
 
 class _Exchange(Protocol):
-    """Writes one request when connected; reads its one response."""
+    """
+    Writes one request when connected; reads its one response, within a
+    deadline. Its L{finished} fires with C{(status, body)}, or fails with
+    L{GatewayHTTPError}: no connection, a malformed or cut answer, a body
+    over the limit, a redirect, or the deadline passed.
+    """
 
     def __init__(self, what: str, request: bytes, limit: int) -> None:
         self.what = what
@@ -97,6 +103,10 @@ class _Exchange(Protocol):
         self.finished: Deferred[tuple[int, bytes]] = Deferred(self._cancel)
         #: gives up the connect under way (None once connected, or if it failed)
         self.stop_connecting: Callable[[], object] | None = None
+        self.deadline: IDelayedCall | None = None
+
+    def start_deadline(self, clock: IReactorTime, timeout: float) -> None:
+        self.deadline = clock.callLater(timeout, self._expire, timeout)
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -115,8 +125,9 @@ class _Exchange(Protocol):
             self._fail(str(e))
             return
         if complete:
+            # the answer first, then the close (its reactor calls are not the caller's wait)
+            self._answer()
             self.transport.loseConnection()  # type: ignore[union-attr]
-            self.finished.callback((self.reader.status, self.reader.body))
 
     def connectionLost(self, reason: Failure = _CLOSED) -> None:
         if self.finished.called:
@@ -126,16 +137,41 @@ class _Exchange(Protocol):
         except GatewayHTTPError as e:
             self._fail(f"{e} ({reason.getErrorMessage()})")
             return
-        self.finished.callback((self.reader.status, self.reader.body))
+        self._answer()
+
+    def _answer(self) -> None:
+        status = self.reader.status
+        if 300 <= status < 400:
+            self._fail(f"redirect ({status}) refused")
+            return
+        self._stop_deadline()
+        self.finished.callback((status, self.reader.body))
 
     def _fail(self, why: str) -> None:
+        self._stop_deadline()
         self.finished.errback(GatewayHTTPError(f"{self.what}: {why}"))
 
+    def _stop_deadline(self) -> None:
+        if self.deadline is not None:
+            if self.deadline.active():
+                self.deadline.cancel()
+            self.deadline = None
+
+    def _expire(self, timeout: float) -> None:
+        self.deadline = None
+        self._fail(f"no complete answer in {timeout}s")
+        self._drop()  # after the failure: a connector's stop reports back (connect_failed)
+
     def _cancel(self, d: Deferred[tuple[int, bytes]]) -> None:
+        self._stop_deadline()
+        self._drop()
+
+    def _drop(self) -> None:
         if self.transport is not None:
             self.transport.abortConnection()  # type: ignore[attr-defined]
         elif self.stop_connecting is not None:
             self.stop_connecting()
+            self.stop_connecting = None
 
     def connect_failed(self, error: BaseException | None) -> None:
         self.stop_connecting = None
@@ -296,13 +332,15 @@ class GatewayHTTPClient:
         headers: Mapping[str, str],
         data: bytes | None,
         limit: int,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> Deferred[tuple[int, bytes]]:
         """
         One request to C{target} on a new connection, closed after its answer.
 
-        @return: a Deferred that fires with C{(status, body)}, or fails with
-            L{GatewayHTTPError} (no connection, a malformed or cut answer, a
-            body over C{limit}); cancelling it drops the connection.
+        @return: a Deferred that fires with C{(status, body)} within
+            C{timeout} seconds, or fails with L{GatewayHTTPError} (no
+            connection, a malformed or cut answer, a body over C{limit}, a
+            redirect, the deadline passed); cancelling it drops the connection.
         """
         what = f"{method} {url}"
         try:
@@ -310,6 +348,7 @@ class GatewayHTTPClient:
         except ValueError as e:
             return fail(GatewayHTTPError(f"{what}: {e}"))
         exchange = _Exchange(what, request, limit)
+        exchange.start_deadline(self.reactor, timeout)
         if self._adopts:
             try:
                 connecting = _Connecting(cast("PosixReactorBase", self.reactor), target, exchange)
@@ -355,12 +394,6 @@ def default_http_client(
     return GatewayHTTPClient(reactor, connect_timeout)
 
 
-def _no_redirect(answer: tuple[int, bytes], what: str) -> tuple[int, bytes]:
-    if 300 <= answer[0] < 400:
-        raise GatewayHTTPError(f"{what}: redirect ({answer[0]}) refused")
-    return answer
-
-
 def http_request(
     reactor: IReactorTime,
     http: HTTPClient,
@@ -382,12 +415,11 @@ def http_request(
         redirect, body over C{limit}, deadline passed).
     """
     if isinstance(http, GatewayHTTPClient) and (target := http.target(url)) is not None:
-        d = http.exchange(method, url, target, headers or {}, data, limit)
-        d.addCallback(_no_redirect, f"{method} {url}")
-    else:
-        from ._http_treq import treq_exchange
+        # its own deadline and redirect check: nothing more in the answer's path
+        return http.exchange(method, url, target, headers or {}, data, limit, timeout)
+    from ._http_treq import treq_exchange
 
-        d = Deferred.fromCoroutine(treq_exchange(http, method, url, headers or {}, data, limit))
+    d = Deferred.fromCoroutine(treq_exchange(http, method, url, headers or {}, data, limit))
     d.addTimeout(timeout, reactor)
 
     def timed_out(failure: Failure) -> Failure:

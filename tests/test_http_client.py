@@ -161,6 +161,7 @@ def test_a_redirect_is_refused() -> None:
     protocol, _ = _connect(reactor)
     protocol.dataReceived(b"HTTP/1.1 302 Found\r\nLocation: http://x/\r\nContent-Length: 0\r\n\r\n")
     assert "redirect (302) refused" in str(failure_of(d).value)
+    assert reactor.getDelayedCalls() == []  # the deadline went with the answer
 
 
 def test_the_deadline_while_connecting_and_while_reading() -> None:
