@@ -120,4 +120,5 @@ def main(mode, n="10"):
     print(json.dumps({"add": adds, "delete": deletes}))
 
 
-main(*sys.argv[1:])
+if __name__ == "__main__":
+    main(*sys.argv[1:])
