@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred, TimeoutError, fail
-from twisted.internet.error import ConnectionDone, getConnectError
+from twisted.internet.error import ConnectError, ConnectionDone, getConnectError
 from twisted.internet.interfaces import (
     IConnector,
     IDelayedCall,
@@ -213,8 +213,12 @@ class _Connecting:
         self.reactor = reactor
         self.exchange = exchange
         self.family = target.family
-        address = socket.getaddrinfo(target.host, target.port, self.family, socket.SOCK_STREAM,
-                                     0, socket.AI_NUMERICHOST)[0][4]  # fmt: skip
+        address: tuple[object, ...] = (target.host, target.port)  # the socket reads a literal
+        if "%" in target.host:  # a zone: its interface's index, which getaddrinfo looks up
+            found = socket.getaddrinfo(
+                target.host, target.port, self.family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+            )
+            address = found[0][4]
         self.socket = self.socket_type(self.family, socket.SOCK_STREAM)
         self.socket.setblocking(False)
         code = self.socket.connect_ex(address)
@@ -352,7 +356,7 @@ class GatewayHTTPClient:
         if self._adopts:
             try:
                 connecting = _Connecting(cast("PosixReactorBase", self.reactor), target, exchange)
-            except OSError as e:
+            except (OSError, ConnectError) as e:  # refused at once (a link-local without a zone)
                 exchange.connect_failed(e)
             else:
                 exchange.stop_connecting = connecting.stop

@@ -306,3 +306,38 @@ def test_the_node_follows_ipv6_addresses_coming_and_going(dual: Lab, tmp_path: P
                    check=True)  # fmt: skip
     gone = node.wait_for_line(lambda line: "no longer advertising on eth0" in line, 10)
     assert "fd12:3456::11" in gone
+
+
+GET_ONCE = """
+import sys
+from twisted.internet.defer import Deferred
+from twisted.internet.task import react
+from ssdp_upnp._http import default_http_client, http_request
+
+async def main(reactor):
+    status, body = await http_request(reactor, default_http_client(reactor), "GET", sys.argv[1])
+    print(status, body.decode())
+
+react(lambda reactor: Deferred.fromCoroutine(main(reactor)))
+"""
+
+
+def test_the_gateway_http_client_reaches_a_link_local_literal_with_its_zone(
+    lab6: Lab, tmp_path: Path
+) -> None:
+    # our own connect to http://[fe80::...%25eth0]/: the zone is the interface's index
+    (tmp_path / "d.xml").write_text("hello")
+    server = lab6.spawn("h2", [PYTHON, "-m", "http.server", "--bind", "::", "--directory",
+                               str(tmp_path), "8000"])  # fmt: skip
+    lab6.wait_tcp("h2", 8000, 20)
+    url = f"http://[{link_local(lab6, 'h2')}%25eth0]:8000/d.xml"
+    done = lab6.run("h1", [PYTHON, "-c", GET_ONCE, url], timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["200", "hello"]
+    # without the zone a link-local address names no link: no connection, a typed error
+    done = lab6.run("h1", [PYTHON, "-c", GET_ONCE, url.replace("%25eth0", "")], timeout=30)
+    assert done.returncode != 0, done.stdout
+    assert "GatewayHTTPError: GET http://[fe80::" in done.stderr, done.stderr
+    assert "no connection: ConnectError" in done.stderr, done.stderr
+    server.signal(signal.SIGTERM)
+    server.wait(10)
