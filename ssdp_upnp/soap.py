@@ -111,6 +111,18 @@ def _namespace(service_type: str) -> str:
     return service_type.replace("&", "&amp;")
 
 
+#: Element names already checked (actions and arguments: a service's few, bounded).
+_NAMES: set[str] = set()
+
+
+def _check_name(name: str) -> None:
+    """Add C{name} to L{_NAMES} (while it holds fewer than 256) if it is an XML name."""
+    if not _NAME.match(name):
+        raise ValueError(f"invalid XML element name {name[:40]!r}")
+    if len(_NAMES) < 256:
+        _NAMES.add(name)
+
+
 def build_request(service_type: str, action: str, arguments: Sequence[tuple[str, str]]) -> bytes:
     """
     The envelope calling C{action} of C{service_type} with C{arguments}, in
@@ -121,13 +133,16 @@ def build_request(service_type: str, action: str, arguments: Sequence[tuple[str,
 
     @raise ValueError: a name that is not an XML name, or text XML cannot hold.
     """
-    for name in (action, *(name for name, _ in arguments)):
-        if not _NAME.match(name):
-            raise ValueError(f"invalid XML element name {name[:40]!r}")
-    namespace = _namespace(service_type)
-    for _, value in arguments:
-        if _NOT_XML.search(value):
+    names = _NAMES
+    if action not in names:
+        _check_name(action)
+    for name, value in arguments:
+        if name not in names:
+            _check_name(name)
+        # printable ASCII is all XML text; anything else is searched
+        if not (value.isascii() and value.isprintable()) and _NOT_XML.search(value):
             raise ValueError(f"text XML cannot hold: {value[:40]!r}")
+    namespace = _namespace(service_type)
     parts = [_HEAD, f'<u:{action} xmlns:u="{namespace}">']
     parts.extend(f"<{name}>{value.translate(_TEXT)}</{name}>" for name, value in arguments)
     parts.append(f"</u:{action}></s:Body></s:Envelope>")
@@ -146,8 +161,11 @@ def _body(root: etree._Element) -> etree._Element:
 def parse_fault(body: etree._Element, action: str) -> UPnPError | None:
     """The UPnP error in a SOAP Body, or None if the body holds no fault."""
     fault = next((c for c in body if local_name(c) == "Fault"), None)
-    if fault is None:
-        return None
+    return None if fault is None else _fault_error(fault, action)
+
+
+def _fault_error(fault: etree._Element, action: str) -> UPnPError:
+    """The UPnP error a SOAP Fault element holds."""
     error = next((e for e in fault.iter() if local_name(e) == "UPnPError"), None)
     if error is None:
         text = child_text(fault, "faultstring") or "SOAP fault without UPnPError"
@@ -173,10 +191,14 @@ def parse_response(data: bytes, action: str) -> dict[str, str]:
     except UnsafeXML as e:
         raise InvalidGatewayResponse(f"{action}: {e}") from None
     body = _body(root)
-    fault = parse_fault(body, action)
-    if fault is not None:
-        raise fault
-    response = next((c for c in body if local_name(c) == f"{action}Response"), None)
+    wanted = action + "Response"
+    response = None
+    for child in body:  # (one pass: a Fault anywhere in the body is what the answer says)
+        name = local_name(child)
+        if name == "Fault":
+            raise _fault_error(child, action)
+        if name == wanted and response is None:
+            response = child
     if response is None:
         raise InvalidGatewayResponse(f"no {action}Response in the SOAP body")
     return {local_name(arg): (arg.text or "").strip() for arg in response if local_name(arg)}
