@@ -111,15 +111,15 @@ def main() -> None:
             delete(lab)
         warm: dict[str, list[float]] = {"add": [], "delete": []}
         raw_warm: dict[str, list[float]] = {"add": [], "delete": []}
-        for _ in range(4):  # interleaved chunks
+        for _ in range(6):  # interleaved chunks
             for script, into in ((SCRIPT, warm), (RAW, raw_warm)):
-                _, out = timed(lab, [PY, script, "warm", str(max(n, 20) // 2)])
+                _, out = timed(lab, [PY, script, "warm", str(max(n, 50) // 2)])
                 for key, times in json.loads(out.strip().splitlines()[-1]).items():
                     # the first call of a process pays for its imports and connections
                     into[key].extend(times[1:])
         paired: dict[str, list[float]] = {}
-        for _ in range(2):  # each call of ours next to one of the floor's, in one process
-            _, out = timed(lab, [PY, SCRIPT, "paired", str(max(n, 20))])
+        for _ in range(6):  # each call of ours next to one of the floor's, in one process
+            _, out = timed(lab, [PY, SCRIPT, "paired", str(max(n, 50))])
             for key, times in json.loads(out.strip().splitlines()[-1]).items():
                 paired.setdefault(key, []).extend(times[1:])
         summary("raw floor cold: SSDP + description", raw_find)

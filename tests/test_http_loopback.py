@@ -110,7 +110,7 @@ async def test_an_ipv6_literal() -> None:
     try:
         reactor = global_reactor()
         number = port.getHost().port  # type: ignore[attr-defined]
-        url = f"http://[::1]:{number}/d.xml"
+        url = f"http://[::1]:{number}/d.xml"  # (one with a zone: test_lab_ipv6)
         assert await http_request(reactor, default_http_client(reactor), "GET", url) == (
             200, b"hello")  # fmt: skip
         assert router.requests[0].startswith(b"GET /d.xml HTTP/1.1\r\nHost: [::1]:%d\r\n" % number)
