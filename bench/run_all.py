@@ -25,7 +25,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "cli": ("bench_cli.py", ["15"], ["5"]),
     "reply_rate": (
         "bench_reply_rate.py",
-        ["100000", "3", "64", "--minissdpd"],
+        ["100000", "6", "64", "--minissdpd"],
         ["20000", "1", "64", "--minissdpd"],
     ),
     "discovery": ("bench_discovery.py", ["20"], ["5"]),
