@@ -21,7 +21,7 @@ from ._node_names import check_port as check_port
 from ._node_names import check_product as check_product
 from ._node_names import check_uuid as check_uuid
 from .errors import ConfigurationError
-from .message import Headers, header
+from .message import Headers
 from .search_target import ROOT_DEVICE
 
 #: The vendor domain of our types (UDA: the domain name with "." replaced by "-").
@@ -36,6 +36,10 @@ EXTERNAL_HEADER = "EXTERNAL.SSDP-UPNP.ORG"
 #: The node's public IPv6 addresses (pinholes): C{[addr]:port}, comma-separated, at most 4.
 EXTERNAL6_HEADER = "EXTERNAL6.SSDP-UPNP.ORG"
 MAX_EXTERNAL6 = 4
+_PRODUCT, _NETWORK, _PORT, _NODE_ID, _EXTERNAL, _EXTERNAL6 = (
+    name.lower() for name in (PRODUCT_HEADER, NETWORK_HEADER, PORT_HEADER, NODE_ID_HEADER,
+                              EXTERNAL_HEADER, EXTERNAL6_HEADER)
+)  # fmt: skip
 
 
 def device_type(product: str) -> str:
@@ -172,10 +176,13 @@ def read_advertisement(extra: Headers) -> Advertised | None:
     @return: None if the message is not from an ssdp_upnp node or its headers
         are not valid (another UPnP device, a router, a malicious peer).
     """
-    product = header(extra, PRODUCT_HEADER)
-    network = header(extra, NETWORK_HEADER)
-    port = header(extra, PORT_HEADER)
-    node_id = header(extra, NODE_ID_HEADER)
+    found: dict[str, str] = {}  # lower-cased names: the first of each, as header() takes
+    for name, value in extra:
+        found.setdefault(name.lower(), value)
+    product = found.get(_PRODUCT)
+    network = found.get(_NETWORK)
+    port = found.get(_PORT)
+    node_id = found.get(_NODE_ID)
     if product is None or network is None or port is None:
         return None
     try:
@@ -184,8 +191,8 @@ def read_advertisement(extra: Headers) -> Advertised | None:
             network=check_network(network),
             port=bounded_int(port, 1, 65535),
             node_id=None if node_id is None else check_node_id(node_id),
-            external=read_external(header(extra, EXTERNAL_HEADER)),
-            external6=read_external6(header(extra, EXTERNAL6_HEADER)),
+            external=read_external(found.get(_EXTERNAL)),
+            external6=read_external6(found.get(_EXTERNAL6)),
         )
     except (ConfigurationError, ValueError):
         return None

@@ -19,6 +19,9 @@ from .legacy import LegacyResponse
 from .message import NTS, Message, Notify, SearchResponse, split_usn
 from .node import read_advertisement
 
+_new = object.__new__
+_set = object.__setattr__
+
 
 class RemovalReason(enum.Enum):
     BYEBYE = "byebye"
@@ -73,6 +76,17 @@ class Peer:
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
+
+    def until(self, expires: float) -> Peer:
+        """
+        This peer expiring at C{expires}: C{replace(self, expires=expires)}, made
+        by copying its fields (every NOTIFY and response takes one or two, and
+        C{replace}, which checks and sets each field anew, cost 6.5 us of them
+        against 0.9; a test holds the two equal).
+        """
+        peer = _new(Peer)
+        _set(peer, "__dict__", {**self.__dict__, "expires": expires})
+        return peer
 
     def with_address(self, host: str) -> Peer:
         """This peer with C{host} among its addresses, IPv4 first."""
@@ -316,7 +330,7 @@ class PeerTable:
         if not self.wanted(sighting):
             return []
         expires = now + min(sighting.max_age, self.max_age_cap)
-        peer = replace(sighting.peer, expires=expires)
+        peer = sighting.peer.until(expires)
         old = self._peers.get(peer.key)
         if old is None:
             return self._admit(peer)
@@ -339,7 +353,7 @@ class PeerTable:
             reason = RemovalReason.CHANGED
         else:
             if expires > old.expires:
-                self._put(replace(old, expires=expires))
+                self._put(old.until(expires))
             return []
         if peer.host != old.host:  # heard over its other family: what its first address said
             peer = replace(peer, location=old.location, interface=old.interface)

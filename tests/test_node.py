@@ -72,6 +72,10 @@ def test_headers_read_back() -> None:
         8048,
         "peer-42",
     )
+    # names in any case; of a header given twice, the first counts
+    headers = tuple((name.lower(), value) for name, value in n.headers())
+    again = read_advertisement((*headers, ("Port.Ssdp-Upnp.Org", "9999")))
+    assert again is not None and again.port == 8048 and again.product == "blockchain"
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import UUID_A, UUID_B
 from ssdp_upnp.message import NTS, Notify, SearchRequest, SearchResponse
@@ -25,6 +30,28 @@ PEER = Peer(UUID_B, "198.51.100.12", 9000, "blockchain", "main", "http://x/", 0.
 
 def seen(max_age: int = 100, **changes: Any) -> Sighting:
     return Sighting(replace(PEER, **changes), max_age)
+
+
+@given(
+    host=st.sampled_from(["198.51.100.12", "fe80::12%eth0", "2001:db8::12"]),
+    other=st.sampled_from([None, "198.51.100.13", "fe80::13%eth1"]),
+    expires=st.floats(allow_nan=False, allow_infinity=False),
+    legacy=st.booleans(),
+    external=st.sampled_from([None, ("203.0.113.5", 8048)]),
+)
+def test_a_peer_until_a_time_is_what_replace_makes(
+    host: str, other: str | None, expires: float, legacy: bool, external: Any
+) -> None:
+    peer = replace(PEER, host=host, legacy=legacy, external=external)
+    if other is not None:
+        peer = peer.with_address(other)
+    later = peer.until(expires)
+    made = replace(peer, expires=expires)
+    assert later == made and hash(later) == hash(made)
+    assert vars(later) == vars(made) and later.addresses == peer.addresses
+    assert peer.expires == 0.0  # the old one is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        later.expires = 1.0  # type: ignore[misc]
 
 
 def test_add_refresh_expire() -> None:
