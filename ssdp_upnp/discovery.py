@@ -300,13 +300,20 @@ class DiscoveryService(Service):
             events = self.table.see(news, now)
         else:
             return
-        self._dispatch(events)
-        self._schedule_expiry()
+        if events:  # (a refresh only puts an expiry later: the timer may fire early, see below)
+            self._dispatch(events)
+            self._schedule_expiry()
 
     def _schedule_expiry(self) -> None:
+        """
+        Have L{_expire} called at the table's next expiry, or before: a timer due
+        no later than that is kept (it fires early, finds nothing due and sets
+        itself again), so a sighting that moves the soonest expiry later costs
+        no timer work, and the table is asked only when something changed.
+        """
         when = self.table.next_expiry()
         if self._expiry is not None and self._expiry.active():
-            if when is not None and self._expiry.getTime() == when:
+            if when is not None and self._expiry.getTime() <= when:
                 return
             self._expiry.cancel()
         self._expiry = None

@@ -268,8 +268,11 @@ class PeerTable:
         # claims by another address, by key: (the new sighting, or None for a byebye; deadline)
         self._contested: dict[str, tuple[Peer | None, float]] = {}
         self._refused: list[PeerRefused] = []
-        # when each peer expires and each claim falls due, as heaps of (time, key): an entry
-        # whose peer or claim has since changed is stale and dropped when it comes up
+        # when each peer expires and each claim falls due, as heaps of (time, key). Each
+        # live peer has an entry at or before its expiry: a refresh, which only ever puts
+        # it later, pushes nothing, and the entry is moved on when it comes up (so most
+        # sightings cost no heap work at all); an entry whose peer is gone, or whose claim
+        # has changed, is dropped when it comes up
         self._expiries: list[tuple[float, str]] = []
         self._deadlines: list[tuple[float, str]] = []
 
@@ -280,13 +283,21 @@ class PeerTable:
             self._expiries = [(p.expires, p.key) for p in self._peers.values()]
             heapq.heapify(self._expiries)
 
+    def _refresh(self, peer: Peer, expires: float) -> None:
+        """C{peer}, already in the table, now expires later, at C{expires}."""
+        self._peers[peer.key] = peer.until(expires)
+
     def _live_expiry(self) -> float | None:
-        while self._expiries:
-            when, key = self._expiries[0]
+        expiries = self._expiries
+        while expiries:
+            when, key = expiries[0]
             peer = self._peers.get(key)
             if peer is not None and peer.expires == when:
                 return when
-            heapq.heappop(self._expiries)
+            if peer is not None and peer.expires > when:  # refreshed since: its entry moves on
+                heapq.heapreplace(expiries, (peer.expires, key))
+            else:
+                heapq.heappop(expiries)
         return None
 
     def _live_deadline(self) -> float | None:
@@ -353,7 +364,7 @@ class PeerTable:
             reason = RemovalReason.CHANGED
         else:
             if expires > old.expires:
-                self._put(old.until(expires))
+                self._refresh(old, expires)
             return []
         if peer.host != old.host:  # heard over its other family: what its first address said
             peer = replace(peer, location=old.location, interface=old.interface)

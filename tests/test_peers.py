@@ -127,3 +127,27 @@ def test_expiry_bookkeeping_stays_bounded_and_ordered() -> None:
     gone = table.expire(999 + 104.5)
     assert [e.peer.uuid for e in gone] == uuids[:5]  # soonest first, only those due
     assert table.next_expiry() == 999 + 105
+
+
+@given(st.lists(st.tuples(st.sampled_from(["see", "bye", "expire"]), st.integers(0, 7),
+                          st.integers(1, 60), st.integers(0, 3)), max_size=80))  # fmt: skip
+def test_the_next_expiry_is_always_the_soonest_peers(ops: list[tuple[str, int, int, int]]) -> None:
+    # refreshes push nothing on the heap: its entries are moved on as they come up, and
+    # what the table says is due must still be exactly the soonest peer, whatever happened
+    table = PeerTable("blockchain", "main")
+    now = 0.0
+    for op, i, max_age, step in ops:
+        now += step
+        uuid = f"00000000-0000-0000-0000-{i:012d}"
+        if op == "see":
+            table.see(seen(uuid=uuid, host=f"198.51.100.{20 + i}", max_age=max_age,
+                           boot_id=max_age % 2), now=now)  # fmt: skip
+        elif op == "bye":
+            table.depart(Departure(uuid, None, f"198.51.100.{20 + i}"), now)
+        else:
+            gone = table.expire(now)
+            assert all(e.peer.expires <= now for e in gone if isinstance(e, PeerRemoved))
+            assert all(p.expires > now for p in table.peers())
+        soonest = min((p.expires for p in table.peers()), default=None)
+        assert table.next_expiry() == soonest
+        assert len(table._expiries) <= 2 * len(table) + 64
