@@ -300,8 +300,8 @@ class DiscoveryService(Service):
             events = self.table.see(news, now)
         else:
             return
-        if events:  # (a refresh only puts an expiry later: the timer may fire early, see below)
-            self._dispatch(events)
+        self._dispatch(events)  # (and the refused, which are no events)
+        if events:  # a refresh only puts an expiry later: the timer may fire early, see below
             self._schedule_expiry()
 
     def _schedule_expiry(self) -> None:

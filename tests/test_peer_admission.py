@@ -168,3 +168,19 @@ def test_restarts_and_changes_are_told_at_once_a_few_times() -> None:
     (peer,) = discovery.peers()
     assert replace(peer, expires=0).boot_id == 7
     result_of(discovery.stopService())
+
+
+def test_discovery_counts_the_peers_a_source_gets_no_room_for() -> None:
+    # refusals are no events: discovery still takes them from the table at every datagram
+    reactor = MemoryMulticastReactor()
+    discovery = DiscoveryService("blockchain", "main", reactor, [ETH0])
+    discovery.startService()
+    port = next(p for p in reactor.datagram_ports if p.port == 1900)
+    for i in range(20):
+        node = make_node(str(uuidlib.UUID(int=i + 1)))
+        alive = SSDPAdvertiser(node, 1, reactor).notify_for(NTS.ALIVE, node.udn, "http://x/d")
+        port.deliver(encode(alive), (ATTACKER, 1900))
+    assert len(discovery.peers()) == 16
+    assert discovery.drops.counts == {"too many peers from one source": 4}
+    port.deliver(encode(alive), (ATTACKER, 1900))  # a refresh of one refused: refused again
+    assert discovery.drops.counts == {"too many peers from one source": 5}
