@@ -96,17 +96,17 @@ class _Exchange(Protocol):
     over the limit, a redirect, or the deadline passed.
     """
 
-    def __init__(self, what: str, request: bytes, limit: int) -> None:
+    def __init__(
+        self, what: str, request: bytes, limit: int, clock: IReactorTime, timeout: float
+    ) -> None:
         self.what = what
         self.unsent = request  # what of the request is still to be written
         self.reader = ResponseReader(limit)
         self.finished: Deferred[tuple[int, bytes]] = Deferred(self._cancel)
         #: gives up the connect under way (None once connected, or if it failed)
         self.stop_connecting: Callable[[], object] | None = None
-        self.deadline: IDelayedCall | None = None
-
-    def start_deadline(self, clock: IReactorTime, timeout: float) -> None:
-        self.deadline = clock.callLater(timeout, self._expire, timeout)
+        #: the whole exchange's deadline (None once it is settled)
+        self.deadline: IDelayedCall | None = clock.callLater(timeout, self._expire, timeout)
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -351,8 +351,7 @@ class GatewayHTTPClient:
             request = request_bytes(method, target.netloc, target.path, headers, data)
         except ValueError as e:
             return fail(GatewayHTTPError(f"{what}: {e}"))
-        exchange = _Exchange(what, request, limit)
-        exchange.start_deadline(self.reactor, timeout)
+        exchange = _Exchange(what, request, limit, self.reactor, timeout)
         if self._adopts:
             try:
                 connecting = _Connecting(cast("PosixReactorBase", self.reactor), target, exchange)
