@@ -16,6 +16,7 @@ Usage: python bench/bench_decode.py [--anchors] [ROUNDS]
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import timeit
 from collections import deque
@@ -85,20 +86,35 @@ def main() -> None:
         ],
     )
     assert all(len(set(datagrams)) == VARIANTS for datagrams in kinds)
-    print(f"python {sys.version.split()[0]}, best of {rounds} rounds, µs per datagram")
+    print(f"python {sys.version.split()[0]}, {rounds} rounds, µs per datagram")
     found = parsers()
-    print(f"{'parser':28s} {'M-SEARCH':>9s} {'× floor':>8s} {'200 OK':>9s} {'× floor':>8s}")
-    times: dict[str, list[float]] = {}
-    # interleaved: every parser once per round, so a slow spell of the VM hits all
-    for _ in range(rounds):
-        for name, parse in found.items():
-            row = times.setdefault(name, [float("inf"), float("inf")])
-            for i, datagrams in enumerate(kinds):
+    names = list(found)
+    times: dict[str, list[float]] = {name: [float("inf"), float("inf")] for name in names}
+    # a round's ratio to the floor: its two timings are taken back to back
+    ratios: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
+    # interleaved: every parser once per round, so a slow spell of the VM hits all, in
+    # turn forward and backward (the one timed next to the floor changes)
+    for n in range(rounds):
+        for i, datagrams in enumerate(kinds):
+            took = {}
+            for name in names if n % 2 == 0 else names[::-1]:
+                parse = found[name]
                 t = timeit.timeit(lambda: deque(map(parse, datagrams), 0), number=1)  # noqa: B023
-                row[i] = min(row[i], t / VARIANTS * 1e6)
+                took[name] = t / VARIANTS * 1e6
+                times[name][i] = min(times[name][i], took[name])
+            for name in names:
+                ratios[name][i].append(took[name] / took["floor"])
+    print(f"{'':28s} {'M-SEARCH':^28s} {'200 OK':^28s}")
+    print(f"{'parser':28s}" + f" {'best':>7s} {'× floor':>8s} {'median ×':>11s}" * 2)
     base = times["floor"]
-    for name, (search, ok) in times.items():
-        print(f"{name:28s} {search:9.2f} {search / base[0]:8.2f} {ok:9.2f} {ok / base[1]:8.2f}")
+    for name in names:
+        row = f"{name:28s}"
+        for i in range(2):
+            best, paired = times[name][i], statistics.median(ratios[name][i])
+            row += f" {best:7.2f} {best / base[i]:8.2f} {paired:11.2f}"
+        print(row)
+    print("best: the fastest round's µs; × floor: the two bests' ratio; median ×: the median")
+    print("over the rounds of the ratio to the floor timed in the same round")
 
 
 if __name__ == "__main__":
