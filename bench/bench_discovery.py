@@ -71,8 +71,10 @@ def run_family(lab: Lab, n: int, families: str) -> None:
         advertiser = lab.spawn("h1", [PY, str(SCRIPTS / "advertise.py")], env=env)
         started = field(advertiser, "started", 20)
         announce.append(field(watcher, "found", 20) - started)
-        advertiser.signal(signal.SIGTERM)
+        # read before the signal: read after, it can come late (the bench descheduled while
+        # the two others run), which once gave a byebye 3 ms before its SIGTERM
         stopped = time.time()
+        advertiser.signal(signal.SIGTERM)
         byebye.append(field(watcher, "lost", 20) - stopped)
         advertiser.wait(20)
         watcher.signal(signal.SIGTERM)

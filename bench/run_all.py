@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 #: name: (script, arguments, quick arguments)
 BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
-    "decode": ("bench_decode.py", ["--anchors", "15"], ["--anchors", "5"]),
+    "decode": ("bench_decode.py", ["--anchors", "40"], ["--anchors", "5"]),
     "msearch": ("bench_msearch.py", ["2"], ["0.5"]),
     "peers": ("bench_peers.py", [], ["2000"]),
     "startup": ("bench_startup.py", ["8"], ["3"]),
