@@ -411,6 +411,9 @@ def http_request(
     """
     One request to a gateway, bounded in time and size.
 
+    @param reactor: what times a request made through treq; a
+        L{GatewayHTTPClient} times its own exchanges on the reactor it was
+        made with (the same one wherever this package makes both).
     @param http: L{GatewayHTTPClient}, or a treq C{HTTPClient} (or
         L{ssdp_upnp.testing.StubHTTPClient}).
     @return: a Deferred that fires with C{(status, body)} within C{timeout}
