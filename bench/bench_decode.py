@@ -51,6 +51,19 @@ def floor(data: bytes) -> tuple[bytes, dict[bytes, bytes]]:
     return lines[0], headers
 
 
+def datagram_kinds() -> tuple[list[bytes], list[bytes]]:
+    """VARIANTS M-SEARCHes differing in their ST, and VARIANTS 200 OKs in their CONFIGID."""
+    kinds = (
+        [M_SEARCH.replace(b":1\r\n\r\n", b":%d\r\n\r\n" % i) for i in range(VARIANTS)],
+        [
+            OK.replace(b"CONFIGID.UPNP.ORG: 1337", b"CONFIGID.UPNP.ORG: %d" % i)
+            for i in range(VARIANTS)
+        ],
+    )
+    assert all(len(set(datagrams)) == VARIANTS for datagrams in kinds)
+    return kinds
+
+
 def parsers() -> dict[str, Callable[[bytes], object]]:
     from ssdp_upnp.message import decode
 
@@ -78,14 +91,7 @@ def main() -> None:
         python = anchor_python()
         os.execv(str(python), [str(python), os.path.abspath(__file__), *args])
     rounds = int(next((a for a in args if a.isdigit()), "25"))
-    kinds = (
-        [M_SEARCH.replace(b":1\r\n\r\n", b":%d\r\n\r\n" % i) for i in range(VARIANTS)],
-        [
-            OK.replace(b"CONFIGID.UPNP.ORG: 1337", b"CONFIGID.UPNP.ORG: %d" % i)
-            for i in range(VARIANTS)
-        ],
-    )
-    assert all(len(set(datagrams)) == VARIANTS for datagrams in kinds)
+    kinds = datagram_kinds()
     print(f"python {sys.version.split()[0]}, {rounds} rounds, µs per datagram")
     found = parsers()
     names = list(found)

@@ -441,7 +441,7 @@ def decode(data: bytes) -> Message:
     # the headers, within every limit, no TAB, no duplicate: then what it gives
     # (a message or an error) is what _decode_lines gives (a property test holds
     # them to it). A line seen before was checked then (_SEEN_LINES).
-    if data.endswith(b"\r\n\r\n"):
+    if data[-4:] == b"\r\n\r\n":
         # (an earlier blank line would be an empty header line below: left to _decode_lines)
         end = len(data) - 4
     else:
@@ -463,13 +463,24 @@ def decode(data: bytes) -> Message:
     headers = {}
     extra: list[tuple[str, str]] | None = None
     seen = _SEEN_LINES
-    header_lines = iter(lines)
-    next(header_lines)
-    for line in header_lines:
-        # a line seen before is taken whole; another is split and checked
-        key, value = seen.get(line) or _header_line(line)
-        if not key:
-            return _decode_lines(data)
+    del lines[0]
+    for line in lines:
+        # a line seen before is taken whole; another is split, checked and kept
+        pair = seen.get(line)
+        if pair is None:
+            if not line.isprintable():  # (ASCII or not, a control character is refused)
+                return _decode_lines(data)
+            name, colon, value = line.partition(":")
+            key = (_KNOWN_NAMES.get(name) or _learn_name(name)) if colon else None
+            if key is None or not line.isascii():
+                return _decode_lines(data)
+            value = value.strip()
+            if len(line) <= _MAX_SEEN_LENGTH:
+                if len(seen) >= _MAX_SEEN_LINES:
+                    seen.clear()
+                seen[line] = key, value
+        else:
+            key, value = pair
         headers[key] = value
         if key not in modelled:
             if extra is None:
@@ -488,25 +499,6 @@ def decode(data: bytes) -> Message:
 _SEEN_LINES: dict[str, tuple[str, str]] = {}
 _MAX_SEEN_LINES = 1024
 _MAX_SEEN_LENGTH = 160
-
-
-def _header_line(line: str) -> tuple[str, str]:
-    """
-    The lower-cased name and the value of a common-case header line, kept in
-    L{_SEEN_LINES}; C{("", "")} if it is not a token, a colon and a value.
-    """
-    if not (line.isascii() and line.isprintable()):
-        return "", ""
-    name, colon, value = line.partition(":")
-    key = (_KNOWN_NAMES.get(name) or _learn_name(name)) if colon else None
-    if key is None:
-        return "", ""
-    pair = key, value.strip()
-    if len(line) <= _MAX_SEEN_LENGTH:
-        if len(_SEEN_LINES) >= _MAX_SEEN_LINES:
-            _SEEN_LINES.clear()
-        _SEEN_LINES[line] = pair
-    return pair
 
 
 def _check_value(name: str, value: str) -> str:

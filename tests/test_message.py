@@ -326,6 +326,20 @@ def test_decode_agrees_with_the_line_decoder_on_messages(
     assert _outcome(m.decode, data) == expected
 
 
+def test_a_value_outside_ascii_is_read_as_utf8_in_the_common_case_too() -> None:
+    # the common case reads the head as latin-1: a line outside ASCII must go to the
+    # line decoder (UTF-8), whether or not the rest is the common case
+    search = 'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\n'
+    data = (search + "MX: 2\r\nST: café\r\nX-Name: naïve\r\n\r\n").encode()
+    for _ in range(2):  # the second time, the ASCII lines are in the cache of lines seen
+        decoded = m.decode(data)
+        assert isinstance(decoded, m.SearchRequest)
+        assert decoded.st == "café" and decoded.extra == (("X-Name", "naïve"),)
+        assert decoded == m._decode_lines(data)
+    with pytest.raises(MalformedMessage, match="not UTF-8"):
+        m.decode(search.encode() + b"ST: caf\xe9\r\n\r\n")
+
+
 def test_decode_takes_the_usual_messages_in_its_common_case(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
