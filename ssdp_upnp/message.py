@@ -287,11 +287,12 @@ if TYPE_CHECKING:
 
 # A decoder builds its frozen message as C{cls(**fields)} would, already
 # checked, without the dataclass's C{__init__}, which sets each field through
-# C{object.__setattr__} (1 us of a 7 us decode here): C{_new(cls)}, then its
-# C{__dict__} set to the fields in their order. The message classes have no
-# C{__post_init__}; a test holds each decoded message equal to C{cls(**fields)}.
+# C{object.__setattr__} (1 us of a 7 us decode here): C{_new(cls)}, then each
+# field stored in its C{__dict__}, in their order. (Storing them one by one
+# into the instance's own dict is ~0.1 us faster than setting its C{__dict__}
+# to a dict built first.) The message classes have no C{__post_init__}; a test
+# holds each decoded message equal to C{cls(**fields)}, field for field.
 _new = object.__new__
-_set = object.__setattr__
 
 
 # Each decoder takes the headers (lower-cased names to values) and the ones its
@@ -311,7 +312,12 @@ def _decode_search(headers: dict[str, str], extra: Headers) -> SearchRequest:
     if mx_value is not None:
         mx = _SMALL_NUMBERS.get(mx_value) or _number("MX", mx_value, 2**31 - 1)
     message = _new(SearchRequest)
-    _set(message, "__dict__", {"st": st, "mx": mx, "host": host, "man": man, "extra": extra})
+    fields = message.__dict__
+    fields["st"] = st
+    fields["mx"] = mx
+    fields["host"] = host
+    fields["man"] = man
+    fields["extra"] = extra
     return message
 
 
@@ -337,21 +343,22 @@ def _decode_notify(headers: dict[str, str], extra: Headers) -> Notify:
     boot_id = headers.get("bootid.upnp.org")
     config_id = headers.get("configid.upnp.org")
     message = _new(Notify)
-    _set(message, "__dict__", {
-        "nts": nts,
-        "nt": nt,
-        "usn": usn,
-        "location": location,
-        "max_age": max_age,
-        "server": headers.get("server"),
-        "boot_id": None if boot_id is None else _number("BOOTID.UPNP.ORG", boot_id, MAX_BOOT_ID),
-        "config_id": (
-            None if config_id is None else _number("CONFIGID.UPNP.ORG", config_id, MAX_CONFIG_ID)
-        ),
-        "next_boot_id": next_boot_id,
-        "host": host,
-        "extra": extra,
-    })  # fmt: skip
+    fields = message.__dict__
+    fields["nts"] = nts
+    fields["nt"] = nt
+    fields["usn"] = usn
+    fields["location"] = location
+    fields["max_age"] = max_age
+    fields["server"] = headers.get("server")
+    fields["boot_id"] = (
+        None if boot_id is None else _number("BOOTID.UPNP.ORG", boot_id, MAX_BOOT_ID)
+    )
+    fields["config_id"] = (
+        None if config_id is None else _number("CONFIGID.UPNP.ORG", config_id, MAX_CONFIG_ID)
+    )
+    fields["next_boot_id"] = next_boot_id
+    fields["host"] = host
+    fields["extra"] = extra
     return message
 
 
@@ -364,19 +371,20 @@ def _decode_response(headers: dict[str, str], extra: Headers) -> SearchResponse:
     boot_id = headers.get("bootid.upnp.org")
     config_id = headers.get("configid.upnp.org")
     message = _new(SearchResponse)
-    _set(message, "__dict__", {
-        "st": st,
-        "usn": usn,
-        "location": location,
-        "max_age": DEFAULT_MAX_AGE if cache_control is None else parse_max_age(cache_control),
-        "server": headers.get("server"),
-        "boot_id": None if boot_id is None else _number("BOOTID.UPNP.ORG", boot_id, MAX_BOOT_ID),
-        "config_id": (
-            None if config_id is None else _number("CONFIGID.UPNP.ORG", config_id, MAX_CONFIG_ID)
-        ),
-        "date": headers.get("date"),
-        "extra": extra,
-    })  # fmt: skip
+    fields = message.__dict__
+    fields["st"] = st
+    fields["usn"] = usn
+    fields["location"] = location
+    fields["max_age"] = DEFAULT_MAX_AGE if cache_control is None else parse_max_age(cache_control)
+    fields["server"] = headers.get("server")
+    fields["boot_id"] = (
+        None if boot_id is None else _number("BOOTID.UPNP.ORG", boot_id, MAX_BOOT_ID)
+    )
+    fields["config_id"] = (
+        None if config_id is None else _number("CONFIGID.UPNP.ORG", config_id, MAX_CONFIG_ID)
+    )
+    fields["date"] = headers.get("date")
+    fields["extra"] = extra
     return message
 
 
