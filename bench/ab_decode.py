@@ -17,15 +17,13 @@ import importlib.util
 import os
 import statistics
 import sys
-import timeit
-from collections import deque
 from collections.abc import Callable
 from types import ModuleType
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ssdp_upnp.message as this  # noqa: E402
-from bench_decode import VARIANTS, datagram_kinds, floor  # noqa: E402
+from bench_decode import datagram_kinds, floor, one_round  # noqa: E402
 
 
 def load(path: str) -> ModuleType:
@@ -57,11 +55,8 @@ def main() -> None:
     ratios: dict[int, list[float]] = {i: [] for i in range(len(kinds))}
     for n in range(rounds):
         for i, datagrams in enumerate(kinds):
-            took = {}
-            for name in names if n % 2 == 0 else names[::-1]:
-                parse = parsers[name]
-                t = timeit.timeit(lambda: deque(map(parse, datagrams), 0), number=1)  # noqa: B023
-                took[name] = t / VARIANTS * 1e6
+            took = one_round(parsers, datagrams, backward=n % 2 == 1)
+            for name in names:
                 best[name, i] = min(best[name, i], took[name])
             ratios[i].append(took["other"] / took["this"])
     print(f"python {sys.version.split()[0]}, {rounds} rounds, µs per datagram (best round)")
